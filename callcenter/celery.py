@@ -1,0 +1,23 @@
+"""The Celery app. The periodic schedule is declared here and nowhere else.
+
+Services mode: Redis broker, one `celery beat`. Embedded run: tasks execute in process
+(CELERY_TASK_ALWAYS_EAGER) and callcenter.scheduler drives this same schedule.
+"""
+
+import os
+from datetime import timedelta
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.local")
+
+app = Celery("switchboard")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "agents-reset-daily-counters": {
+        "task": "callcenter.tasks.agents_reset_daily_counters_task",
+        "schedule": timedelta(minutes=5),
+    },
+}

@@ -1,0 +1,12 @@
+"""The one place that takes row locks of the core domain (`SELECT … FOR UPDATE`).
+
+Callers hold a transaction. Several rows of one kind are locked in primary-key order, so two
+transactions never wait on each other in a cycle.
+"""
+
+from .models import Agent
+
+
+def lock_agent(agent_id: int) -> Agent:
+    """The agent's row, locked until the transaction ends (Agent.DoesNotExist if none)."""
+    return Agent.objects.select_for_update().get(pk=agent_id)

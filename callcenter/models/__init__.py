@@ -1,0 +1,37 @@
+"""The core call-center domain. Writes go through callcenter.services only."""
+
+from callcenter.choices import (
+    AgentActivity,
+    AgentStatus,
+    CallDirection,
+    CallOutcome,
+    CallStage,
+    CallStatus,
+    RoutingStrategy,
+    StatusEventSource,
+)
+
+from .agents import Agent
+from .calls import Call
+from .events import AgentStatusEvent, CallEvent
+from .queues import Menu, MenuOption, PhoneNumber, Queue, QueueMembership
+
+__all__ = [
+    "Agent",
+    "AgentActivity",
+    "AgentStatus",
+    "AgentStatusEvent",
+    "Call",
+    "CallDirection",
+    "CallEvent",
+    "CallOutcome",
+    "CallStage",
+    "CallStatus",
+    "Menu",
+    "MenuOption",
+    "PhoneNumber",
+    "Queue",
+    "QueueMembership",
+    "RoutingStrategy",
+    "StatusEventSource",
+]

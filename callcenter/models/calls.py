@@ -1,0 +1,106 @@
+from django.db import models
+from django.db.models import F, Q
+
+from callcenter.choices import TERMINAL_STATUSES, CallDirection, CallOutcome, CallStage, CallStatus
+from callcenter.querysets import ACTIVE, WAITING, CallQuerySet
+
+
+class Call(models.Model):
+    call_sid = models.CharField(max_length=64, unique=True)
+    parent_call_sid = models.CharField(max_length=64, blank=True, db_index=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="legs"
+    )
+    direction = models.CharField(max_length=16, choices=CallDirection.choices)
+    from_number = models.CharField(max_length=32, blank=True)
+    to_number = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=CallStatus.choices, default=CallStatus.QUEUED)
+    stage = models.CharField(max_length=16, choices=CallStage.choices, default=CallStage.NEW)
+    outcome = models.CharField(max_length=20, choices=CallOutcome.choices, blank=True)
+    queue = models.ForeignKey(
+        "callcenter.Queue", null=True, blank=True, on_delete=models.PROTECT, related_name="calls"
+    )
+    agent = models.ForeignKey(
+        "callcenter.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="calls"
+    )
+    priority = models.SmallIntegerField(default=0, help_text="Higher is served first.")
+    created_at = models.DateTimeField()
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    wait_seconds = models.PositiveIntegerField(null=True, blank=True)
+    talk_seconds = models.PositiveIntegerField(null=True, blank=True)
+    hold_seconds = models.PositiveIntegerField(default=0)
+
+    objects = CallQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(wait_seconds__isnull=True) | Q(wait_seconds__gte=0),
+                name="call_wait_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(talk_seconds__isnull=True) | Q(talk_seconds__gte=0),
+                name="call_talk_non_negative",
+            ),
+            models.CheckConstraint(condition=Q(hold_seconds__gte=0), name="call_hold_non_negative"),
+            models.CheckConstraint(
+                condition=Q(enqueued_at__isnull=True) | Q(enqueued_at__gte=F("created_at")),
+                name="call_enqueued_after_created",
+            ),
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True) | Q(answered_at__gte=F("created_at")),
+                name="call_answered_after_created",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("created_at")),
+                name="call_ended_after_created",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True)
+                | Q(answered_at__isnull=True)
+                | Q(ended_at__gte=F("answered_at")),
+                name="call_ended_after_answered",
+            ),
+            models.CheckConstraint(
+                condition=(Q(stage=CallStage.ENDED) & Q(ended_at__isnull=False))
+                | (~Q(stage=CallStage.ENDED) & Q(ended_at__isnull=True)),
+                name="call_ended_stage_iff_ended_at",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=TERMINAL_STATUSES) | Q(stage=CallStage.ENDED),
+                name="call_terminal_status_is_ended",
+            ),
+            models.CheckConstraint(
+                condition=~Q(stage=CallStage.WAITING)
+                | Q(queue__isnull=False, enqueued_at__isnull=False),
+                name="call_waiting_has_queue",
+            ),
+        ]
+        indexes = [
+            # Routing and wait announcements: a queue's waiting callers, priority then age.
+            models.Index(
+                F("queue"),
+                F("priority").desc(),
+                F("enqueued_at").asc(),
+                F("id").asc(),
+                condition=WAITING,
+                name="call_waiting_queue_order_idx",
+            ),
+            # Dashboards: calls not yet ended.
+            models.Index(fields=["created_at"], condition=ACTIVE, name="call_active_created_idx"),
+            # API lists and history by time, by queue, by agent.
+            models.Index(fields=["created_at", "id"], name="call_created_idx"),
+            models.Index(fields=["queue", "created_at"], name="call_queue_created_idx"),
+            models.Index(fields=["agent", "created_at"], name="call_agent_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.call_sid
+
+    @property
+    def customer_number(self) -> str:
+        """The outside party's number: the caller on inbound calls, the callee otherwise."""
+        return self.from_number if self.direction == CallDirection.INBOUND else self.to_number

@@ -1,0 +1,76 @@
+"""Reads of the core domain, scoped to what the viewer's role may see.
+
+- admin: everything.
+- supervisor: the queues they supervise (and any they are a member of), those queues' calls,
+  and every agent (to staff them).
+- agent: the queues they are a member of, those queues' calls and their own, every agent
+  (colleagues for transfers and chat). Callers' numbers: see `can_see_numbers_of`.
+"""
+
+from django.db.models import Q, QuerySet
+
+from .models import Agent, Call, Queue
+from .roles import is_admin, is_supervisor
+
+
+def viewer_agent_id(user) -> int | None:
+    """The viewer's own agent id, or None (one cached query per request user)."""
+    if not hasattr(user, "_switchboard_agent_id"):
+        user._switchboard_agent_id = (
+            Agent.objects.filter(user_id=user.pk).values_list("id", flat=True).first()
+        )
+    return user._switchboard_agent_id
+
+
+def _own_queues(user) -> Q:
+    q = Q(memberships__agent__user_id=user.pk)
+    if is_supervisor(user):
+        q |= Q(supervisors=user.pk)
+    return q
+
+
+def queues_visible_to(user) -> QuerySet[Queue]:
+    if is_admin(user):
+        return Queue.objects.all()
+    ids = Queue.objects.filter(_own_queues(user)).values("id")
+    return Queue.objects.filter(id__in=ids)
+
+
+def agents_visible_to(user) -> QuerySet[Agent]:
+    return Agent.objects.all()
+
+
+def calls_visible_to(user) -> QuerySet[Call]:
+    if is_admin(user):
+        return Call.objects.all()
+    queue_ids = Queue.objects.filter(_own_queues(user)).values("id")
+    return Call.objects.filter(Q(queue_id__in=queue_ids) | Q(agent__user_id=user.pk))
+
+
+def supervised_queue_ids(user) -> frozenset[int]:
+    """Ids of the queues the user supervises (all for admins are not listed: check is_admin)."""
+    if not hasattr(user, "_switchboard_supervised"):
+        user._switchboard_supervised = (
+            frozenset(Queue.objects.filter(supervisors=user.pk).values_list("id", flat=True))
+            if is_supervisor(user)
+            else frozenset()
+        )
+    return user._switchboard_supervised
+
+
+def can_see_numbers_of(user, call: Call) -> bool:
+    """Callers' numbers: admins always, supervisors on their queues' calls, agents on their own."""
+    if is_admin(user):
+        return True
+    if call.queue_id is not None and call.queue_id in supervised_queue_ids(user):
+        return True
+    own = viewer_agent_id(user)
+    return own is not None and call.agent_id == own
+
+
+def can_set_status_of(user, agent: Agent) -> bool:
+    """Agents set their own status; supervisors that of their queues' members; admins anyone's."""
+    if is_admin(user) or agent.user_id == user.pk:
+        return True
+    supervised = supervised_queue_ids(user)
+    return bool(supervised) and agent.memberships.filter(queue_id__in=supervised).exists()

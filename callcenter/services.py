@@ -1,0 +1,134 @@
+"""The write path of the core domain: every change of an agent's state passes through here.
+
+Each service is keyword-only, atomic, returns early on a no-op and writes its audit row.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .choices import AgentActivity, AgentStatus, StatusEventSource
+from .errors import InvalidInput, TransitionNotAllowed
+from .locks import lock_agent
+from .models import Agent, AgentStatusEvent
+
+# status → the statuses it may move to. Away → away changes the reason.
+STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+    AgentStatus.OFFLINE: frozenset({AgentStatus.AVAILABLE, AgentStatus.AWAY}),
+    AgentStatus.AVAILABLE: frozenset({AgentStatus.AWAY, AgentStatus.OFFLINE}),
+    AgentStatus.AWAY: frozenset({AgentStatus.AVAILABLE, AgentStatus.AWAY, AgentStatus.OFFLINE}),
+}
+# An agent with a caller ringing or connected cannot log off (a supervisor neither): the call
+# would be orphaned. The system (presence loss) can, and routing then recovers the call.
+BUSY_ACTIVITIES = frozenset({AgentActivity.OFFERED, AgentActivity.ON_CALL})
+MAX_REASON_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    agent: Agent
+    changed: bool
+
+
+def _record(
+    *, agent: Agent, before: tuple[str, str], reason: str, source: str, acting_user, at: datetime
+) -> None:
+    AgentStatusEvent.objects.create(
+        agent=agent,
+        from_status=before[0],
+        from_activity=before[1],
+        to_status=agent.status,
+        to_activity=agent.activity,
+        reason=reason,
+        source=source,
+        acting_user=acting_user,
+        occurred_at=at,
+    )
+
+
+@transaction.atomic
+def agent_set_status(
+    *,
+    agent_id: int,
+    status: str,
+    reason: str = "",
+    source: str = StatusEventSource.AGENT,
+    acting_user=None,
+) -> StatusChange:
+    """Move an agent to `status` following STATUS_TRANSITIONS; the only writer of status.
+
+    `reason` is required for away and refused otherwise. Raises InvalidInput or
+    TransitionNotAllowed and changes nothing when the move is not allowed.
+    """
+    reason = (reason or "").strip()
+    if status not in AgentStatus.values:
+        raise InvalidInput(
+            f"Unknown status {status!r}; use one of {', '.join(AgentStatus.values)}."
+        )
+    if source not in StatusEventSource.values:
+        raise InvalidInput(f"Unknown source {source!r}.")
+    if status == AgentStatus.AWAY and not reason:
+        raise InvalidInput("Say why the agent is away (reason).", code="reason_required")
+    if status != AgentStatus.AWAY and reason:
+        raise InvalidInput("A reason applies only to away.", code="reason_not_allowed")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidInput(f"The reason is longer than {MAX_REASON_LENGTH} characters.")
+
+    agent = lock_agent(agent_id)
+    if agent.status == status and agent.away_reason == reason:
+        return StatusChange(agent=agent, changed=False)
+    if status not in STATUS_TRANSITIONS[agent.status]:
+        raise TransitionNotAllowed(f"An agent cannot go from {agent.status} to {status}.")
+    if (
+        status == AgentStatus.OFFLINE
+        and agent.activity in BUSY_ACTIVITIES
+        and source != StatusEventSource.SYSTEM
+    ):
+        raise TransitionNotAllowed(
+            "The agent has a call; finish or transfer it before going offline.",
+            code="agent_busy",
+        )
+
+    now = timezone.now()
+    before = (agent.status, agent.activity)
+    if status == AgentStatus.AVAILABLE:
+        # Idle time counts from the moment the agent can take calls again.
+        agent.consecutive_missed_offers = 0
+        if agent.activity == AgentActivity.IDLE:
+            agent.idle_since = now
+    agent.status = status
+    agent.away_reason = reason
+    agent.status_changed_at = now
+    agent.save(
+        update_fields=[
+            "status",
+            "away_reason",
+            "status_changed_at",
+            "idle_since",
+            "consecutive_missed_offers",
+        ]
+    )
+    _record(
+        agent=agent, before=before, reason=reason, source=source, acting_user=acting_user, at=now
+    )
+    return StatusChange(agent=agent, changed=True)
+
+
+def callcenter_today(now: datetime | None = None) -> date:
+    """Today's date where the call center is (CALLCENTER_TIME_ZONE)."""
+    return (now or timezone.now()).astimezone(ZoneInfo(settings.CALLCENTER_TIME_ZONE)).date()
+
+
+def agents_reset_daily_counters(*, today: date | None = None) -> int:
+    """Zero the per-day counters of agents whose counters belong to an earlier day (one UPDATE).
+
+    Returns how many agents were reset; running it again the same day changes nothing.
+    """
+    today = today or callcenter_today()
+    stale = Agent.objects.filter(Q(counters_date__lt=today) | Q(counters_date__isnull=True))
+    return stale.update(calls_answered_today=0, talk_seconds_today=0, counters_date=today)
