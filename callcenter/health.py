@@ -36,7 +36,7 @@ def _broker() -> None:
     if settings.CELERY_BROKER_URL.startswith("memory://"):
         return  # Embedded run: tasks execute in this process.
     with celery_app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
 
 
 CHECKS = {

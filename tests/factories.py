@@ -65,17 +65,28 @@ class CallFactory(factory.django.DjangoModelFactory):
 def waiting_call(queue, *, waited=timedelta(seconds=30), priority=0, **kwargs) -> Call:
     created = timezone.now() - waited
     return CallFactory(
-        queue=queue, stage=CallStage.WAITING, created_at=created, enqueued_at=created,
-        priority=priority, **kwargs,
+        queue=queue,
+        stage=CallStage.WAITING,
+        created_at=created,
+        enqueued_at=created,
+        priority=priority,
+        **kwargs,
     )
 
 
 def ended_call(queue=None, agent=None, **kwargs) -> Call:
     created = timezone.now() - timedelta(minutes=5)
     return CallFactory(
-        queue=queue, agent=agent, stage=CallStage.ENDED, status=CallStatus.COMPLETED,
-        created_at=created, enqueued_at=created, answered_at=created + timedelta(seconds=20),
-        ended_at=created + timedelta(minutes=3), wait_seconds=20, talk_seconds=160,
+        queue=queue,
+        agent=agent,
+        stage=CallStage.ENDED,
+        status=CallStatus.COMPLETED,
+        created_at=created,
+        enqueued_at=created,
+        answered_at=created + timedelta(seconds=20),
+        ended_at=created + timedelta(minutes=3),
+        wait_seconds=20,
+        talk_seconds=160,
         **kwargs,
     )
 

@@ -1,5 +1,6 @@
 """The agent status service: the transition table, the audit row, no change on refusal."""
 
+import itertools
 import threading
 
 import pytest
@@ -121,6 +122,6 @@ def test_concurrent_changes_serialize_into_a_consistent_event_chain():
     events = list(AgentStatusEvent.objects.filter(agent=agent).order_by("id"))
     assert events, "at least one change went through"
     assert events[0].from_status == AgentStatus.OFFLINE
-    for previous, current in zip(events, events[1:], strict=False):
+    for previous, current in itertools.pairwise(events):
         assert current.from_status == previous.to_status
     assert Agent.objects.get(pk=agent.pk).status == events[-1].to_status

@@ -1,6 +1,7 @@
 """Agents API: listing, the status endpoint, permissions per role, query counts."""
 
 import pytest
+
 from callcenter.choices import AgentStatus, StatusEventSource
 from callcenter.models import Agent, AgentStatusEvent
 from tests.conftest import as_user, queries_for

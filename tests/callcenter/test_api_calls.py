@@ -21,8 +21,20 @@ def test_fields(api, admin_user, queue, agent):
     call = ended_call(queue, agent)
     row = as_user(api, admin_user).get(f"/api/v1/calls/{call.pk}/").json()
     for field in (
-        "id", "call_sid", "direction", "from_number", "to_number", "status", "queue", "agent",
-        "created_at", "enqueued_at", "answered_at", "ended_at", "wait_seconds", "talk_seconds",
+        "id",
+        "call_sid",
+        "direction",
+        "from_number",
+        "to_number",
+        "status",
+        "queue",
+        "agent",
+        "created_at",
+        "enqueued_at",
+        "answered_at",
+        "ended_at",
+        "wait_seconds",
+        "talk_seconds",
     ):
         assert field in row
     assert row["status"] == "completed" and row["queue"] == queue.pk and row["agent"] == agent.pk
@@ -70,7 +82,9 @@ def test_visibility_and_number_masking(api, queue):
 def test_supervisor_sees_numbers_on_their_queues(api, supervisor, queue):
     call = ended_call(queue, AgentFactory(queues=[queue]))
     foreign = ended_call(QueueFactory())
-    rows = {r["call_sid"]: r for r in as_user(api, supervisor).get("/api/v1/calls/").json()["results"]}
+    rows = {
+        r["call_sid"]: r for r in as_user(api, supervisor).get("/api/v1/calls/").json()["results"]
+    }
     assert set(rows) == {call.call_sid}
     assert rows[call.call_sid]["from_number"] == call.from_number
     assert foreign.call_sid not in rows

@@ -18,20 +18,31 @@ def test_live_counts(api, supervisor, queue):
     waiting_call(QueueFactory())  # another queue's caller
     available, on_call, away, _offline = AgentFactory.create_batch(4, queues=[queue])
     Agent.objects.filter(pk=available.pk).update(status="available")
-    Agent.objects.filter(pk=on_call.pk).update(status="available", activity="on_call", active_calls=1)
+    Agent.objects.filter(pk=on_call.pk).update(
+        status="available", activity="on_call", active_calls=1
+    )
     Agent.objects.filter(pk=away.pk).update(status="away", away_reason="lunch")
 
     row = as_user(api, supervisor).get(f"/api/v1/queues/{queue.pk}/").json()
     assert row["live"]["waiting"] == 2
     assert 89 <= row["live"]["longest_wait_seconds"] <= 120
     assert row["live"]["agents"] == {
-        "available": 1, "offered": 0, "on_call": 1, "wrap_up": 0, "away": 1, "offline": 1,
+        "available": 1,
+        "offered": 0,
+        "on_call": 1,
+        "wrap_up": 0,
+        "away": 1,
+        "offline": 1,
     }
 
 
 def test_visibility_by_role(api, supervisor, agent, admin_user, queue):
     other = QueueFactory()
-    names = lambda user: {q["name"] for q in as_user(api, user).get("/api/v1/queues/").json()["results"]}  # noqa: E731
+
+    def names(user) -> set[str]:
+        results = as_user(api, user).get("/api/v1/queues/").json()["results"]
+        return {q["name"] for q in results}
+
     assert names(supervisor) == {queue.name}
     assert names(agent.user) == {queue.name}
     assert names(admin_user) == {queue.name, other.name}

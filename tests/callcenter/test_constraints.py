@@ -56,8 +56,10 @@ def test_call_times_are_ordered_and_durations_non_negative():
     violates(lambda: CallFactory(created_at=now, enqueued_at=now - timedelta(seconds=1)))
     violates(
         lambda: CallFactory(
-            created_at=now, answered_at=now + timedelta(seconds=9),
-            ended_at=now + timedelta(seconds=5), stage=CallStage.ENDED,
+            created_at=now,
+            answered_at=now + timedelta(seconds=9),
+            ended_at=now + timedelta(seconds=5),
+            stage=CallStage.ENDED,
             status=CallStatus.COMPLETED,
         )
     )
@@ -75,8 +77,11 @@ def test_call_stage_agrees_with_end_and_status():
 def test_event_logs_are_append_only():
     call = CallFactory()
     event = CallEvent.objects.create(
-        dedup_key="CA1:call-progress-events:0", call=call, call_sid=call.call_sid,
-        source="call-progress-events", kind="status",
+        dedup_key="CA1:call-progress-events:0",
+        call=call,
+        call_sid=call.call_sid,
+        source="call-progress-events",
+        kind="status",
     )
     with pytest.raises(TypeError):
         event.save()
@@ -91,8 +96,13 @@ def test_event_logs_are_append_only():
 def test_postgres_refuses_updates_of_audit_rows():
     agent = AgentFactory()
     AgentStatusEvent.objects.create(
-        agent=agent, from_status="offline", to_status="available", from_activity="idle",
-        to_activity="idle", source="agent", occurred_at=timezone.now(),
+        agent=agent,
+        from_status="offline",
+        to_status="available",
+        from_activity="idle",
+        to_activity="idle",
+        source="agent",
+        occurred_at=timezone.now(),
     )
     assert connection.vendor == "postgresql"
     with pytest.raises(IntegrityError), transaction.atomic():
