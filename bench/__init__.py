@@ -1,0 +1,1 @@
+"""Benchmarks and data generators (DESIGN.md §2): not tests, run with `make bench`."""
