@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+export PORT
 HOST ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 

@@ -66,6 +66,7 @@ class CallStage(models.TextChoices):
     WAITING = "waiting"
     OFFERED = "offered"
     CONNECTED = "connected"
+    VOICEMAIL = "voicemail"
     ENDED = "ended"
 
 
@@ -86,6 +87,26 @@ TERMINAL_STATUSES = (
     CallStatus.NO_ANSWER,
     CallStatus.CANCELED,
 )
+
+
+class QueueExit(models.TextChoices):
+    """Why a caller is leaving a queue without an agent, decided before Twilio's <Leave>."""
+
+    NONE = ""
+    VOICEMAIL = "voicemail"
+    CALLBACK = "callback"
+    OVERFLOW = "overflow"
+
+
+class WorkStatus(models.TextChoices):
+    """Lifecycle of a voicemail or a callback request as work for agents."""
+
+    WAITING = "waiting"
+    OFFERED = "offered"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELED = "canceled"
 
 
 class StatusEventSource(models.TextChoices):

@@ -10,3 +10,10 @@ from .models import Agent
 def lock_agent(agent_id: int) -> Agent:
     """The agent's row, locked until the transaction ends (Agent.DoesNotExist if none)."""
     return Agent.objects.select_for_update().get(pk=agent_id)
+
+
+def lock_call(call_sid: str):
+    """The call's row by CallSid, locked until the transaction ends (None if unknown)."""
+    from .models import Call
+
+    return Call.objects.select_for_update().filter(call_sid=call_sid).first()

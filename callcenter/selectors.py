@@ -74,3 +74,36 @@ def can_set_status_of(user, agent: Agent) -> bool:
         return True
     supervised = supervised_queue_ids(user)
     return bool(supervised) and agent.memberships.filter(queue_id__in=supervised).exists()
+
+
+# Used for the estimated wait when a queue has no recent answered calls.
+DEFAULT_HANDLE_SECONDS = 180
+RECENT_ANSWERED = 50
+
+
+def queue_position(call: Call) -> int:
+    """1-based place of a waiting call in its queue: callers of higher priority, then those
+    who entered earlier, are ahead (call_waiting_queue_order_idx)."""
+    ahead = Call.objects.waiting_in_queue(call.queue_id).filter(
+        Q(priority__gt=call.priority)
+        | Q(priority=call.priority, enqueued_at__lt=call.enqueued_at)
+        | Q(priority=call.priority, enqueued_at=call.enqueued_at, id__lt=call.id)
+    )
+    return ahead.count() + 1
+
+
+def queue_waiting_count(queue_id: int) -> int:
+    return Call.objects.waiting().filter(queue_id=queue_id).count()
+
+
+def queue_estimated_wait_seconds(queue: Queue, position: int) -> int:
+    """Position times the recent average handle time, divided by the agents signed in."""
+    recent = (
+        Call.objects.filter(queue=queue, outcome="answered", talk_seconds__isnull=False)
+        .order_by("-created_at")
+        .values_list("talk_seconds", flat=True)[:RECENT_ANSWERED]
+    )
+    talks = list(recent)
+    handle = sum(talks) / len(talks) if talks else DEFAULT_HANDLE_SECONDS
+    staffed = Agent.objects.filter(memberships__queue=queue).exclude(status="offline").count()
+    return int(position * handle / max(staffed, 1))

@@ -26,6 +26,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("webhooks/twilio/voice/", include("webhooks.urls")),
 ]
 
 if settings.SILK_ENABLED:

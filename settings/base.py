@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "channels",
     "realtime",
     "callcenter",
+    "telephony",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -210,6 +212,10 @@ TWILIO_API_KEY = env.str("TWILIO_API_KEY", default="")
 TWILIO_API_SECRET = env.str("TWILIO_API_SECRET", default="")
 TWILIO_TWIML_APP_SID = env.str("TWILIO_TWIML_APP_SID", default="")
 TWILIO_WEBHOOK_BASE_URL = env.str("TWILIO_WEBHOOK_BASE_URL", default="")
+# Simulated mode: where the gateway's Twilio REST requests go (the simulator's address).
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="http://127.0.0.1:8089")
+# The number agent legs and outbound calls show as caller id (E.164).
+TWILIO_CALLER_ID = env.str("TWILIO_CALLER_ID", default="+15005550006")
 # The embedded run plays simulated callers unless SIMULATE=0.
 SIMULATE = env.bool("SIMULATE", default=True)
 

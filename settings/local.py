@@ -12,6 +12,14 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="embedded-run-only-not-a-secre
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 (BASE_DIR / "var").mkdir(exist_ok=True)
 
+# The embedded run's Twilio is the simulator: it signs webhooks with this token, calls this
+# server at this address and serves Twilio's REST API at TWILIO_API_BASE_URL.
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="embedded-simulator-token")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="AC" + "0" * 32)
+TWILIO_WEBHOOK_BASE_URL = env.str(
+    "TWILIO_WEBHOOK_BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}"
+)
+
 from callcenter.logconfig import logging_config  # noqa: E402
 
 LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"), fmt=LOG_FORMAT)

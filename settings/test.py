@@ -46,3 +46,7 @@ REST_FRAMEWORK = {
 }
 STATIC_ROOT = None  # nothing is collected in tests; WhiteNoise serves from the finders
 WHITENOISE_USE_FINDERS = True
+# Webhooks are signed with this token against this public base URL (a TLS proxy in front).
+TWILIO_AUTH_TOKEN = "test-auth-token"  # noqa: S105
+TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+TWILIO_WEBHOOK_BASE_URL = "https://switchboard.example.com"

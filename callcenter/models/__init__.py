@@ -15,6 +15,7 @@ from .agents import Agent
 from .calls import Call
 from .events import AgentStatusEvent, CallEvent
 from .queues import Menu, MenuOption, PhoneNumber, Queue, QueueMembership
+from .work import CallbackRequest, Voicemail
 
 __all__ = [
     "Agent",
@@ -27,6 +28,7 @@ __all__ = [
     "CallOutcome",
     "CallStage",
     "CallStatus",
+    "CallbackRequest",
     "Menu",
     "MenuOption",
     "PhoneNumber",
@@ -34,4 +36,5 @@ __all__ = [
     "QueueMembership",
     "RoutingStrategy",
     "StatusEventSource",
+    "Voicemail",
 ]

@@ -1,7 +1,14 @@
 from django.db import models
 from django.db.models import F, Q
 
-from callcenter.choices import TERMINAL_STATUSES, CallDirection, CallOutcome, CallStage, CallStatus
+from callcenter.choices import (
+    TERMINAL_STATUSES,
+    CallDirection,
+    CallOutcome,
+    CallStage,
+    CallStatus,
+    QueueExit,
+)
 from callcenter.querysets import ACTIVE, WAITING, CallQuerySet
 
 
@@ -31,6 +38,10 @@ class Call(models.Model):
     wait_seconds = models.PositiveIntegerField(null=True, blank=True)
     talk_seconds = models.PositiveIntegerField(null=True, blank=True)
     hold_seconds = models.PositiveIntegerField(default=0)
+    # Telephony bookkeeping, filled from Twilio's callbacks.
+    conference_sid = models.CharField(max_length=64, blank=True)
+    queue_result = models.CharField(max_length=24, blank=True, help_text="Last <Enqueue> result.")
+    queue_exit = models.CharField(max_length=16, choices=QueueExit.choices, blank=True)
 
     objects = CallQuerySet.as_manager()
 

@@ -12,10 +12,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .choices import AgentActivity, AgentStatus, StatusEventSource
-from .errors import InvalidInput, TransitionNotAllowed
-from .locks import lock_agent
-from .models import Agent, AgentStatusEvent
+from callcenter.choices import AgentActivity, AgentStatus, StatusEventSource
+from callcenter.errors import InvalidInput, TransitionNotAllowed
+from callcenter.locks import lock_agent
+from callcenter.models import Agent, AgentStatusEvent
 
 # status → the statuses it may move to. Away → away changes the reason.
 STATUS_TRANSITIONS: dict[str, frozenset[str]] = {

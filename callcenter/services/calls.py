@@ -1,0 +1,400 @@
+"""The call lifecycle: the only writer of Call, CallEvent, Voicemail and CallbackRequest.
+
+Twilio delivers callbacks at least once and in any order. Each raw event is inserted once
+(`call_event_record`, unique natural key), then merged into the call so that the result does
+not depend on the order: the status only moves forward and a terminal status is final, times
+keep the earliest (start, answer) or the terminal one (end), and the outcome is recomputed from
+the accumulated facts whenever one arrives after the end.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from callcenter.choices import (
+    TERMINAL_STATUSES,
+    CallDirection,
+    CallOutcome,
+    CallStage,
+    CallStatus,
+    QueueExit,
+    WorkStatus,
+)
+from callcenter.locks import lock_call
+from callcenter.models import Agent, Call, CallbackRequest, CallEvent, Queue, Voicemail
+
+STATUS_RANK = {
+    CallStatus.QUEUED: 0,
+    CallStatus.INITIATED: 1,
+    CallStatus.RINGING: 2,
+    CallStatus.IN_PROGRESS: 3,
+    **dict.fromkeys(TERMINAL_STATUSES, 4),
+}
+# <Enqueue> results after which the caller is no longer waiting for an agent.
+QUEUE_FAILURES = frozenset({"error", "system-error"})
+CLIENT_PREFIX = "client:"
+
+
+@dataclass(frozen=True)
+class TwilioEvent:
+    """One callback from Twilio, parsed by the webhook that received it."""
+
+    call_sid: str
+    source: str
+    kind: str
+    dedup_key: str
+    at: datetime
+    params: dict = field(default_factory=dict)
+    sequence_number: int | None = None
+    twilio_timestamp: datetime | None = None
+
+
+def call_event_record(event: TwilioEvent, call: Call | None) -> bool:
+    """Store the raw event once; False when it was already stored (a retry or duplicate)."""
+    try:
+        with transaction.atomic():
+            CallEvent.objects.create(
+                dedup_key=event.dedup_key[:200],
+                call=call,
+                call_sid=event.call_sid,
+                source=event.source,
+                kind=event.kind,
+                sequence_number=event.sequence_number,
+                payload=event.params,
+                twilio_timestamp=event.twilio_timestamp,
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _locked_call(event: TwilioEvent, *, parent_sid: str = "") -> Call:
+    """The event's call, locked; created from the event's parameters when first seen.
+
+    `parent_sid` links a leg we created (an agent's) to the customer's call it serves;
+    Twilio's own ParentCallSid links <Dial> children.
+    """
+    call = lock_call(event.call_sid)
+    if call is not None:
+        return call
+    params = event.params
+    parent_sid = params.get("ParentCallSid") or parent_sid
+    try:
+        with transaction.atomic():
+            Call.objects.create(
+                call_sid=event.call_sid,
+                parent_call_sid=parent_sid,
+                parent=Call.objects.filter(call_sid=parent_sid).first() if parent_sid else None,
+                direction=params.get("Direction") or CallDirection.INBOUND,
+                from_number=params.get("From", ""),
+                to_number=params.get("To", ""),
+                agent=_agent_for(params.get("To", "")),
+                created_at=event.twilio_timestamp or event.at,
+            )
+    except IntegrityError:
+        pass  # created concurrently by another callback of the same call
+    return lock_call(event.call_sid)
+
+
+def _agent_for(to: str) -> Agent | None:
+    """The agent whose softphone a leg rings (`client:<identity>`)."""
+    if not to.startswith(CLIENT_PREFIX):
+        return None
+    return Agent.objects.filter(softphone_identity=to.removeprefix(CLIENT_PREFIX)).first()
+
+
+def _save(call: Call, *fields: str) -> None:
+    call.save(update_fields=sorted(set(fields)))
+
+
+@transaction.atomic
+def call_start_inbound(event: TwilioEvent) -> tuple[Call, bool]:
+    """Create the inbound call from the Voice URL request; (call, first time)."""
+    call = _locked_call(event)
+    first = call_event_record(event, call)
+    return call, first
+
+
+@transaction.atomic
+def call_enter_menu(*, call_sid: str) -> None:
+    call = lock_call(call_sid)
+    if call is not None and call.stage == CallStage.NEW:
+        call.stage = CallStage.MENU
+        _save(call, "stage")
+
+
+@transaction.atomic
+def call_enqueue(event: TwilioEvent, *, queue: Queue) -> Call:
+    """The caller enters `queue` (<Enqueue> answered); idempotent while already waiting there."""
+    call = _locked_call(event)
+    if call.stage == CallStage.ENDED or (
+        call.stage == CallStage.WAITING and call.queue_id == queue.pk
+    ):
+        return call
+    call_event_record(event, call)
+    if call.queue_id != queue.pk or call.enqueued_at is None:
+        call.enqueued_at = max(event.at, call.created_at)
+    call.queue = queue
+    call.priority = max(call.priority, 0)
+    call.stage = CallStage.WAITING
+    call.queue_exit = QueueExit.NONE
+    _save(call, "queue", "enqueued_at", "priority", "stage", "queue_exit")
+    return call
+
+
+@transaction.atomic
+def call_request_queue_exit(*, call_sid: str, exit: str) -> Call | None:
+    """Remember why the caller will <Leave> the queue (voicemail or callback)."""
+    call = lock_call(call_sid)
+    if call is None or call.stage != CallStage.WAITING:
+        return call
+    call.queue_exit = exit
+    _save(call, "queue_exit")
+    return call
+
+
+@transaction.atomic
+def call_left_queue(event: TwilioEvent) -> Call:
+    """Apply an <Enqueue action> result: the caller left the queue (QueueResult, QueueTime)."""
+    call = _locked_call(event)
+    if not call_event_record(event, call):
+        return call
+    result = event.params.get("QueueResult", "")
+    call.queue_result = result
+    if event.params.get("QueueTime", "").isdigit():
+        call.wait_seconds = int(event.params["QueueTime"])
+    fields = ["queue_result", "wait_seconds"]
+    if call.stage in (CallStage.WAITING, CallStage.OFFERED):
+        call.stage = _stage_after_queue(call, result)
+        fields.append("stage")
+        if call.stage == CallStage.NEW and call.queue_exit == QueueExit.CALLBACK:
+            _create_callback(call)
+    _save(call, *fields)
+    _settle(call)
+    return call
+
+
+def _stage_after_queue(call: Call, result: str) -> str:
+    """Where a caller goes when <Enqueue> ends with `result` (Twilio's QueueResult)."""
+    leaving_on_purpose = result == "leave" and call.queue_exit in (
+        QueueExit.CALLBACK,
+        QueueExit.OVERFLOW,
+    )
+    if result == "hangup" or leaving_on_purpose:
+        return CallStage.NEW  # gone, called back later, or about to enter another queue
+    if result in ("leave", "queue-full") or result in QUEUE_FAILURES:
+        return CallStage.VOICEMAIL
+    return call.stage  # bridged or redirected: an agent's leg connects it
+
+
+def _create_callback(call: Call) -> None:
+    CallbackRequest.objects.get_or_create(
+        call=call,
+        defaults={
+            "queue_id": call.queue_id,
+            "priority": call.priority,
+            "enqueued_at": call.enqueued_at or call.created_at,
+            "number": call.customer_number,
+        },
+    )
+
+
+@transaction.atomic
+def call_apply_status(event: TwilioEvent, *, parent_sid: str = "") -> Call:
+    """Merge a call-progress callback: forward-only status, earliest answer, terminal end."""
+    call = _locked_call(event, parent_sid=parent_sid)
+    if not call_event_record(event, call):
+        return call
+    status = event.params.get("CallStatus", "")
+    at = event.twilio_timestamp or event.at
+    fields: list[str] = []
+    if at < call.created_at and status in (CallStatus.QUEUED, CallStatus.INITIATED):
+        call.created_at = at
+        fields.append("created_at")
+    # An outbound leg is answered by its callee; an inbound call's answer is an agent's.
+    answers = status == CallStatus.IN_PROGRESS and call.direction != CallDirection.INBOUND
+    if answers and (call.answered_at is None or at < call.answered_at):
+        call.answered_at = max(at, call.created_at)
+        fields.append("answered_at")
+    duration = event.params.get("CallDuration", "")
+    if status in TERMINAL_STATUSES:
+        if duration.isdigit() and call.direction != CallDirection.INBOUND:
+            call.talk_seconds = int(duration) if call.answered_at else 0
+            fields.append("talk_seconds")
+        if call.ended_at is None:
+            call.ended_at = max(at, call.created_at, call.answered_at or call.created_at)
+            call.stage = CallStage.ENDED
+            fields += ["ended_at", "stage"]
+    if status in STATUS_RANK and (
+        STATUS_RANK[status] > STATUS_RANK.get(call.status, -1)
+        and call.status not in TERMINAL_STATUSES
+    ):
+        call.status = status
+        fields.append("status")
+    if fields:
+        _save(call, *fields)
+    _settle(call)
+    return call
+
+
+@transaction.atomic
+def call_store_recording(event: TwilioEvent, *, queue_id: int | None) -> Call:
+    """A finished recording: with a queue it is a voicemail, work for that queue's agents."""
+    call = _locked_call(event)
+    if not call_event_record(event, call):
+        return call
+    params = event.params
+    if queue_id and params.get("RecordingStatus", "completed") == "completed":
+        Voicemail.objects.get_or_create(
+            recording_sid=params["RecordingSid"],
+            defaults={
+                "call": call,
+                "queue_id": queue_id,
+                "priority": call.priority,
+                "enqueued_at": call.enqueued_at or call.created_at,
+                "recording_url": params.get("RecordingUrl", ""),
+                "duration_seconds": int(params.get("RecordingDuration") or 0),
+                "status": WorkStatus.WAITING,
+            },
+        )
+        _settle(call)
+    return call
+
+
+AGENT_LABEL_PREFIX = "agent:"
+HOLD_EVENTS = ("participant-hold", "participant-unhold")
+
+
+def agent_participant_label(identity: str) -> str:
+    """The conference label of an agent's leg: names the agent in conference callbacks."""
+    return AGENT_LABEL_PREFIX + identity
+
+
+@transaction.atomic
+def call_apply_conference_event(event: TwilioEvent, *, for_call_sid: str) -> Call | None:
+    """Conference callbacks of the conference named after `for_call_sid` (the customer's call):
+    an agent's leg joining connects the call (the earliest join is the answer); the
+    customer's hold time is recomputed from all hold/unhold events stored so far."""
+    call = lock_call(for_call_sid)
+    if call is None or not call_event_record(event, call):
+        return call
+    params, at = event.params, event.twilio_timestamp or event.at
+    kind = params.get("StatusCallbackEvent", "")
+    fields = []
+    if params.get("ConferenceSid") and not call.conference_sid:
+        call.conference_sid = params["ConferenceSid"]
+        fields.append("conference_sid")
+    label = params.get("ParticipantLabel", "")
+    if kind == "participant-join" and label.startswith(AGENT_LABEL_PREFIX):
+        agent = _agent_for(CLIENT_PREFIX + label.removeprefix(AGENT_LABEL_PREFIX))
+        if agent is not None and (call.answered_at is None or at < call.answered_at):
+            call.agent = agent
+            call.answered_at = max(at, call.created_at)
+            fields += ["agent", "answered_at"]
+            if call.stage != CallStage.ENDED:
+                call.stage = CallStage.CONNECTED
+                fields.append("stage")
+    if kind in HOLD_EVENTS and params.get("CallSid") == call.call_sid:
+        call.hold_seconds = _hold_seconds(call)
+        fields.append("hold_seconds")
+    if fields:
+        _save(call, *fields)
+    _settle(call)
+    return call
+
+
+def _hold_seconds(call: Call) -> int:
+    """Seconds the customer spent on hold: each hold to the next unhold, in Twilio's time
+    order (an open hold counts until the call ended)."""
+    events = CallEvent.objects.filter(
+        call=call,
+        kind="conference",
+        payload__CallSid=call.call_sid,
+        payload__StatusCallbackEvent__in=HOLD_EVENTS,
+    )
+    total, held_since = 0.0, None
+    for event in sorted(events, key=lambda e: (e.twilio_timestamp or e.received_at, e.id)):
+        if event.payload["StatusCallbackEvent"] == "participant-hold":
+            held_since = held_since or (event.twilio_timestamp or event.received_at)
+        elif held_since is not None:
+            total += ((event.twilio_timestamp or event.received_at) - held_since).total_seconds()
+            held_since = None
+    if held_since is not None and call.ended_at:
+        total += max(0.0, (call.ended_at - held_since).total_seconds())
+    return int(total)
+
+
+def _settle(call: Call) -> None:
+    """Derive the ended call's talk time and outcome from its facts (order-independent)."""
+    if call.stage != CallStage.ENDED:
+        return
+    fields = []
+    hold = _hold_seconds(call) if call.conference_sid else call.hold_seconds
+    if hold != call.hold_seconds:
+        call.hold_seconds = hold
+        fields.append("hold_seconds")
+    if call.direction == CallDirection.INBOUND and call.answered_at and call.ended_at:
+        talk = max(0, int((call.ended_at - call.answered_at).total_seconds()) - call.hold_seconds)
+        if call.talk_seconds != talk:
+            call.talk_seconds = talk
+            fields.append("talk_seconds")
+    if call.queue_id and call.wait_seconds is None and call.enqueued_at:
+        left = call.answered_at or call.ended_at
+        call.wait_seconds = max(0, int((left - call.enqueued_at).total_seconds()))
+        fields.append("wait_seconds")
+    outcome = _outcome(call)
+    if outcome != call.outcome:
+        call.outcome = outcome
+        fields.append("outcome")
+    if fields:
+        _save(call, *fields)
+
+
+def _outcome(call: Call) -> str:
+    if call.queue_id is None:
+        return ""  # outcomes describe queue entries (agents' legs, menu hang-ups: none)
+    if call.answered_at:
+        return CallOutcome.ANSWERED
+    if CallbackRequest.objects.filter(call=call).exists():
+        return CallOutcome.CALLBACK
+    if Voicemail.objects.filter(call=call).exists():
+        return CallOutcome.VOICEMAIL
+    if call.queue_result in QUEUE_FAILURES:
+        return CallOutcome.FAILED
+    threshold = Queue.objects.values_list("short_abandon_seconds", flat=True).get(pk=call.queue_id)
+    if call.wait_seconds is not None and call.wait_seconds < threshold:
+        return CallOutcome.SHORT_ABANDONED
+    return CallOutcome.ABANDONED
+
+
+@transaction.atomic
+def call_send_to_voicemail(*, call_sid: str, queue: Queue) -> Call | None:
+    """The caller will leave a message for `queue` (closed, full, or waited too long)."""
+    call = lock_call(call_sid)
+    if call is None or call.stage == CallStage.ENDED:
+        return call
+    if call.queue_id != queue.pk:
+        call.queue = queue
+        call.enqueued_at = None
+    call.enqueued_at = call.enqueued_at or max(timezone.now(), call.created_at)
+    call.stage = CallStage.VOICEMAIL
+    _save(call, "queue", "enqueued_at", "stage")
+    return call
+
+
+@transaction.atomic
+def call_request_callback(*, call_sid: str, queue: Queue) -> Call | None:
+    """The caller asks to be called back by `queue` instead of waiting (the call then ends)."""
+    call = lock_call(call_sid)
+    if call is None or call.stage == CallStage.ENDED:
+        return call
+    if call.queue_id != queue.pk or call.enqueued_at is None:
+        call.queue = queue
+        call.enqueued_at = max(timezone.now(), call.created_at)
+    call.queue_exit = QueueExit.CALLBACK
+    call.stage = CallStage.NEW
+    _save(call, "queue", "enqueued_at", "queue_exit", "stage")
+    _create_callback(call)
+    return call

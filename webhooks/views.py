@@ -1,0 +1,102 @@
+"""Twilio's voice webhooks (DESIGN.md §5). Thin: validate, parse, call the flow or a service.
+
+TwiML endpoints answer text/xml; callbacks answer 204 once the event is stored (or was
+already stored: duplicates are not errors).
+"""
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+
+from callcenter import services
+from callcenter.models import Call, Queue
+
+from . import events, voice
+from .security import twilio_webhook
+
+
+def _twiml(document: str) -> HttpResponse:
+    return HttpResponse(document, content_type="text/xml")
+
+
+def _no_content() -> HttpResponse:
+    return HttpResponse(status=204)
+
+
+def _queue(request) -> Queue:
+    queue_id = request.GET.get("queue", "")
+    return get_object_or_404(Queue, pk=int(queue_id) if queue_id.isdigit() else 0)
+
+
+def _call(request) -> Call | None:
+    return Call.objects.filter(call_sid=request.POST.get("CallSid", "")).first()
+
+
+@twilio_webhook
+def incoming(request):
+    return _twiml(voice.incoming(events.incoming_event(request)))
+
+
+@twilio_webhook
+def menu(request):
+    attempt = request.GET.get("attempt", "1")
+    attempt = int(attempt) if attempt.isdigit() else 1
+    event = events.action_event(request, kind="menu", scope=str(attempt))
+    return _twiml(voice.menu_choice(event, attempt=attempt))
+
+
+@twilio_webhook
+def wait(request):
+    return _twiml(voice.waiting(_call(request), _queue(request)))
+
+
+@twilio_webhook
+def queue_choice(request):
+    return _twiml(
+        voice.queue_choice(_call(request), _queue(request), request.POST.get("Digits", ""))
+    )
+
+
+@twilio_webhook
+def enqueue_action(request):
+    queue = _queue(request)
+    event = events.action_event(request, kind="enqueue-action", scope=str(queue.pk))
+    return _twiml(voice.left_queue(event, queue))
+
+
+@twilio_webhook
+def voicemail_done(request):
+    return _twiml(voice.twiml.hangup(voice.TEXT["goodbye"]))
+
+
+@twilio_webhook
+def recording(request):
+    queue_id = request.GET.get("queue", "")
+    services.call_store_recording(
+        events.recording_event(request), queue_id=int(queue_id) if queue_id.isdigit() else None
+    )
+    return _no_content()
+
+
+@twilio_webhook
+def status(request):
+    services.call_apply_status(events.status_event(request), parent_sid=request.GET.get("for", ""))
+    return _no_content()
+
+
+@twilio_webhook
+def conference(request):
+    services.call_apply_conference_event(
+        events.conference_event(request), for_call_sid=request.GET.get("call", "")
+    )
+    return _no_content()
+
+
+@twilio_webhook
+def join(request):
+    return _twiml(
+        voice.join(
+            request.GET.get("call", ""),
+            request.GET.get("role", "agent"),
+            coach_call_sid=request.GET.get("coach", ""),
+        )
+    )
