@@ -19,8 +19,9 @@ class Call(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="legs"
     )
     direction = models.CharField(max_length=16, choices=CallDirection.choices)
-    from_number = models.CharField(max_length=32, blank=True)
-    to_number = models.CharField(max_length=32, blank=True)
+    # E.164 numbers, or client:/sip: addresses of legs to softphones.
+    from_number = models.CharField(max_length=128, blank=True)
+    to_number = models.CharField(max_length=128, blank=True)
     status = models.CharField(max_length=16, choices=CallStatus.choices, default=CallStatus.QUEUED)
     stage = models.CharField(max_length=16, choices=CallStage.choices, default=CallStage.NEW)
     outcome = models.CharField(max_length=20, choices=CallOutcome.choices, blank=True)

@@ -1,0 +1,177 @@
+"""Status, action, conference and recording callbacks: stored once, merged forward-only, and
+the same final state whatever order (and how many times) Twilio delivers them."""
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from callcenter.choices import CallOutcome, CallStage, CallStatus
+from callcenter.models import Call, CallEvent
+from tests.factories import AgentFactory
+from tests.webhooks.conftest import call_params
+
+pytestmark = pytest.mark.django_db
+STATUS = "/webhooks/twilio/voice/status/"
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+_sids = itertools.count(1)
+
+
+def ts(seconds: float) -> str:
+    return format_datetime(T0 + timedelta(seconds=seconds))
+
+
+def status(sid, call_status, seq, at, **extra):
+    return STATUS, call_params(
+        sid,
+        CallStatus=call_status,
+        SequenceNumber=str(seq),
+        Timestamp=ts(at),
+        CallbackSource="call-progress-events",
+        **extra,
+    )
+
+
+def test_status_moves_forward_only_and_terminal_is_sticky(twilio, direct_number):
+    sid = "CA" + "5" * 32
+    for path, params in (
+        status(sid, "in-progress", 1, 1, Direction="outbound-api", To="+15550001111"),
+        status(sid, "ringing", 0, 0, Direction="outbound-api", To="+15550001111"),  # late
+        status(sid, "completed", 2, 61, Direction="outbound-api", CallDuration="60"),
+        status(sid, "in-progress", 1, 1, Direction="outbound-api"),  # duplicate
+    ):
+        assert twilio.post(path, params).status_code == 204
+    call = Call.objects.get(call_sid=sid)
+    assert call.status == CallStatus.COMPLETED and call.stage == CallStage.ENDED
+    assert call.talk_seconds == 60  # CallDuration, not the billed Duration
+    assert call.answered_at == T0 + timedelta(seconds=1)
+    assert CallEvent.objects.filter(call_sid=sid).count() == 3
+
+
+def test_missing_ringing_is_fine_and_child_legs_link_to_their_parent(twilio, direct_number):
+    parent = "CA" + "6" * 32
+    twilio.post(*status(parent, "in-progress", 0, 0))
+    child = "CA" + "7" * 32
+    twilio.post(
+        *status(
+            child,
+            "completed",
+            0,
+            30,
+            Direction="outbound-dial",
+            ParentCallSid=parent,
+            CallDuration="25",
+        )
+    )
+    leg = Call.objects.get(call_sid=child)
+    assert leg.parent.call_sid == parent and leg.parent_call_sid == parent
+    assert leg.status == CallStatus.COMPLETED
+
+
+def _answered_call_script(sid: str, agent_identity: str, leg_sid: str) -> list[tuple[str, dict]]:
+    """Every callback of an inbound call answered by an agent after 30 s, with a 20 s hold."""
+    conference = f"/webhooks/twilio/voice/conference/?call={sid}"
+
+    def conf(event, seq, at, participant, **extra):
+        return conference, {
+            "ConferenceSid": "CF" + "1" * 32,
+            "FriendlyName": sid,
+            "StatusCallbackEvent": event,
+            "CallSid": participant,
+            "SequenceNumber": str(seq),
+            "Timestamp": ts(at),
+            "AccountSid": "AC" + "0" * 32,
+            **extra,
+        }
+
+    return [
+        status(sid, "in-progress", 0, 0),
+        (
+            f"/webhooks/twilio/voice/enqueue-action/?queue={{queue}}",
+            call_params(sid, QueueResult="redirected", QueueTime="30"),
+        ),
+        status(
+            leg_sid, "initiated", 0, 25, Direction="outbound-api", To=f"client:{agent_identity}"
+        ),
+        status(
+            leg_sid, "in-progress", 1, 29, Direction="outbound-api", To=f"client:{agent_identity}"
+        ),
+        conf("participant-join", 0, 30, sid),
+        conf("participant-join", 1, 30, leg_sid, ParticipantLabel=f"agent:{agent_identity}"),
+        conf("participant-hold", 2, 60, sid),
+        conf("participant-unhold", 3, 80, sid),
+        status(leg_sid, "completed", 2, 150, Direction="outbound-api", CallDuration="121"),
+        status(sid, "completed", 1, 150, CallDuration="150"),
+    ]
+
+
+SNAPSHOT = (
+    "status",
+    "stage",
+    "outcome",
+    "agent_id",
+    "queue_id",
+    "answered_at",
+    "ended_at",
+    "wait_seconds",
+    "talk_seconds",
+    "hold_seconds",
+    "conference_sid",
+    "queue_result",
+)
+
+
+def deliver(twilio, queue, script, order) -> dict:
+    for index in order:
+        path, params = script[index]
+        response = twilio.post(path.replace("{queue}", str(queue.pk)), params)
+        assert response.status_code in (200, 204), response.content
+    sid = script[0][1]["CallSid"]
+    call = Call.objects.get(call_sid=sid)
+    return {field: getattr(call, field) for field in SNAPSHOT}
+
+
+def run_script(twilio, queue, agent, order) -> tuple[dict, int]:
+    n = next(_sids)
+    sid, leg = f"CA{n:032x}", f"CA{n + 10**6:032x}"
+    twilio.post("/webhooks/twilio/voice/incoming/", call_params(sid))
+    Call.objects.filter(call_sid=sid).update(created_at=T0 - timedelta(seconds=5), enqueued_at=T0)
+    script = _answered_call_script(sid, agent.softphone_identity, leg)
+    state = deliver(twilio, queue, script, order)
+    return state, CallEvent.objects.filter(call_sid__in=[sid, leg]).count()
+
+
+def test_in_order_delivery_gives_the_expected_accounting(twilio, direct_number, sales):
+    agent = AgentFactory(queues=[sales])
+    state, events = run_script(twilio, sales, agent, range(10))
+    assert state["outcome"] == CallOutcome.ANSWERED and state["agent_id"] == agent.pk
+    assert state["answered_at"] == T0 + timedelta(seconds=30)
+    assert state["wait_seconds"] == 30 and state["hold_seconds"] == 20
+    assert state["talk_seconds"] == 150 - 30 - 20
+    assert events == 11  # the incoming request and ten callbacks
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_order_with_duplicates_ends_in_the_same_state(twilio, direct_number, sales, data):
+    agent = AgentFactory(queues=[sales])
+    expected, expected_events = run_script(twilio, sales, agent, range(10))
+    order = data.draw(st.permutations(range(10)))
+    duplicates = data.draw(st.lists(st.integers(0, 9), max_size=6))
+    positions = data.draw(
+        st.lists(st.integers(0, 15), min_size=len(duplicates), max_size=len(duplicates))
+    )
+    order = list(order)
+    for index, position in zip(duplicates, positions, strict=True):
+        order.insert(min(position, len(order)), index)
+    state, events = run_script(twilio, sales, agent, order)
+    assert {k: v for k, v in state.items() if k != "agent_id"} == {
+        k: v for k, v in expected.items() if k != "agent_id"
+    }
+    assert state["agent_id"] == agent.pk
+    assert events == expected_events  # each event stored once
