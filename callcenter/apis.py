@@ -10,6 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from . import selectors, services
+from .apis_call_control import CallControlMixin
 from .choices import AgentStatus, StatusEventSource
 from .filters import CallFilter
 from .models import Agent, Call, Queue
@@ -183,7 +184,12 @@ class CallOutput(serializers.ModelSerializer):
         return self._number(call, call.to_number)
 
 
-class CallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CallViewSet(
+    CallControlMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Calls, newest first; callers' numbers only where the viewer may see them."""
 
     permission_classes = [IsAuthenticated, HasRole]

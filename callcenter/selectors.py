@@ -107,3 +107,20 @@ def queue_estimated_wait_seconds(queue: Queue, position: int) -> int:
     handle = sum(talks) / len(talks) if talks else DEFAULT_HANDLE_SECONDS
     staffed = Agent.objects.filter(memberships__queue=queue).exclude(status="offline").count()
     return int(position * handle / max(staffed, 1))
+
+
+def can_control_call(user, call: Call) -> bool:
+    """Hold, hang up, record: the agent on the call, its queue's supervisors, admins."""
+    if is_admin(user):
+        return True
+    if call.queue_id is not None and call.queue_id in supervised_queue_ids(user):
+        return True
+    own = viewer_agent_id(user)
+    return own is not None and call.agent_id == own
+
+
+def can_monitor_call(user, call: Call) -> bool:
+    """Listen, whisper, barge: the call's queue's supervisors and admins."""
+    return is_admin(user) or (
+        call.queue_id is not None and call.queue_id in supervised_queue_ids(user)
+    )

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from . import apis, health, pages
+from .apis_call_control import SoftphoneTokenView
 from .rest import api_not_found
 
 router = DefaultRouter()
@@ -14,6 +15,7 @@ router.register("calls", apis.CallViewSet, basename="call")
 
 api_v1 = [
     path("", include(router.urls)),
+    path("softphone/token/", SoftphoneTokenView.as_view(), name="softphone-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^.*$", api_not_found),

@@ -180,6 +180,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),
         "user": env.str("API_THROTTLE_USER", default="1200/min"),
+        "softphone_token": env.str("API_THROTTLE_SOFTPHONE_TOKEN", default="30/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -16,6 +16,9 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 # server at this address and serves Twilio's REST API at TWILIO_API_BASE_URL.
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="embedded-simulator-token")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="AC" + "0" * 32)
+# Softphone tokens are signed with this key pair in the embedded run.
+TWILIO_API_KEY = env.str("TWILIO_API_KEY", default="SK" + "0" * 32)
+TWILIO_API_SECRET = env.str("TWILIO_API_SECRET", default="embedded-simulator-api-secret-32-bytes")
 TWILIO_WEBHOOK_BASE_URL = env.str(
     "TWILIO_WEBHOOK_BASE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}"
 )

@@ -20,7 +20,14 @@ if TELEPHONY_MODE not in ("twilio", "simulated"):
 if TELEPHONY_MODE == "twilio":
     _missing += [
         name
-        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_BASE_URL")
+        for name in (
+            "TWILIO_ACCOUNT_SID",
+            "TWILIO_AUTH_TOKEN",
+            "TWILIO_WEBHOOK_BASE_URL",
+            "TWILIO_API_KEY",
+            "TWILIO_API_SECRET",
+            "TWILIO_TWIML_APP_SID",
+        )
         if not env.str(name, default="")
     ]
 if _missing:

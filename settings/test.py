@@ -42,7 +42,11 @@ STORAGES = {
 }
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "10000/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": "10000/min",
+        "user": "10000/min",
+        "softphone_token": "10000/min",
+    },
 }
 STATIC_ROOT = None  # nothing is collected in tests; WhiteNoise serves from the finders
 WHITENOISE_USE_FINDERS = True
@@ -50,3 +54,6 @@ WHITENOISE_USE_FINDERS = True
 TWILIO_AUTH_TOKEN = "test-auth-token"  # noqa: S105
 TWILIO_ACCOUNT_SID = "AC" + "0" * 32
 TWILIO_WEBHOOK_BASE_URL = "https://switchboard.example.com"
+TWILIO_API_KEY = "SK" + "0" * 32
+TWILIO_API_SECRET = "test-api-secret-of-at-least-32-bytes"  # noqa: S105
+TELEPHONY_MODE = "simulated"

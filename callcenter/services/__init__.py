@@ -7,6 +7,14 @@ from .agents import (
     agents_reset_daily_counters,
     callcenter_today,
 )
+from .call_control import (
+    MONITOR_MODES,
+    call_connect_agent,
+    call_hang_up,
+    call_monitor,
+    call_set_hold,
+    call_set_recording,
+)
 from .calls import (
     CLIENT_PREFIX,
     STATUS_RANK,
@@ -27,6 +35,7 @@ from .calls import (
 
 __all__ = [
     "CLIENT_PREFIX",
+    "MONITOR_MODES",
     "STATUS_RANK",
     "STATUS_TRANSITIONS",
     "StatusChange",
@@ -36,13 +45,18 @@ __all__ = [
     "agents_reset_daily_counters",
     "call_apply_conference_event",
     "call_apply_status",
+    "call_connect_agent",
     "call_enqueue",
     "call_enter_menu",
     "call_event_record",
+    "call_hang_up",
     "call_left_queue",
+    "call_monitor",
     "call_request_callback",
     "call_request_queue_exit",
     "call_send_to_voicemail",
+    "call_set_hold",
+    "call_set_recording",
     "call_start_inbound",
     "call_store_recording",
     "callcenter_today",

@@ -24,6 +24,7 @@ from callcenter.choices import (
 )
 from callcenter.locks import lock_call
 from callcenter.models import Agent, Call, CallbackRequest, CallEvent, Queue, Voicemail
+from callcenter.services.call_control import follow_agent_leg
 
 STATUS_RANK = {
     CallStatus.QUEUED: 0,
@@ -236,6 +237,7 @@ def call_apply_status(event: TwilioEvent, *, parent_sid: str = "") -> Call:
     if fields:
         _save(call, *fields)
     _settle(call)
+    follow_agent_leg(call, status)
     return call
 
 

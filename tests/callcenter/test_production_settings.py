@@ -59,6 +59,9 @@ def test_twilio_credentials_required_unless_simulated_is_chosen():
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": "t" * 32,
         "TWILIO_WEBHOOK_BASE_URL": "https://switchboard.example.com",
+        "TWILIO_API_KEY": "SK" + "1" * 32,
+        "TWILIO_API_SECRET": "s" * 32,
+        "TWILIO_TWIML_APP_SID": "AP" + "1" * 32,
     }
     assert manage("check", **with_twilio).returncode == 0
 

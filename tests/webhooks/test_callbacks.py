@@ -90,7 +90,7 @@ def _answered_call_script(sid: str, agent_identity: str, leg_sid: str) -> list[t
     return [
         status(sid, "in-progress", 0, 0),
         (
-            f"/webhooks/twilio/voice/enqueue-action/?queue={{queue}}",
+            "/webhooks/twilio/voice/enqueue-action/?queue={queue}",
             call_params(sid, QueueResult="redirected", QueueTime="30"),
         ),
         status(

@@ -1,0 +1,136 @@
+"""Call control and softphone endpoints: thin views over callcenter.services.call_control.
+
+Each control answers 202 with the operation it queued: Twilio is asked after the response's
+transaction commits. An `Idempotency-Key` header makes a retried request a no-op.
+"""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from telephony.tokens import softphone_token
+
+from . import selectors, services
+from .errors import InvalidInput
+from .models import Agent, Call
+from .rest import HasRole
+
+
+class OperationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+
+
+class HoldInput(serializers.Serializer):
+    hold = serializers.BooleanField()
+
+
+class RecordingInput(serializers.Serializer):
+    record = serializers.BooleanField()
+
+
+class MonitorInput(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=services.MONITOR_MODES)
+
+
+def _accepted(operation) -> Response:
+    return Response(OperationOutput(operation).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CallControlMixin:
+    """Actions mixed into the calls viewset (`/calls/{id}/hold/` …)."""
+
+    def _controlled_call(self, request) -> Call:
+        call = self.get_object()
+        if not selectors.can_control_call(request.user, call):
+            raise PermissionDenied("Only the agent on the call or its supervisors control it.")
+        return call
+
+    @staticmethod
+    def _request_key(request) -> str | None:
+        return request.headers.get("Idempotency-Key") or None
+
+    @extend_schema(request=HoldInput, responses={202: OperationOutput})
+    @action(detail=True, methods=["post"])
+    def hold(self, request, pk=None):
+        """Put the customer on hold (participant hold, with the queue's music) or take them off."""
+        call = self._controlled_call(request)
+        data = HoldInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _accepted(
+            services.call_set_hold(
+                call=call, hold=data.validated_data["hold"], request_key=self._request_key(request)
+            )
+        )
+
+    @extend_schema(request=None, responses={202: OperationOutput})
+    @action(detail=True, methods=["post"])
+    def hangup(self, request, pk=None):
+        """End the call for everyone on it."""
+        call = self._controlled_call(request)
+        return _accepted(services.call_hang_up(call=call, request_key=self._request_key(request)))
+
+    @extend_schema(request=RecordingInput, responses={202: OperationOutput})
+    @action(detail=True, methods=["post"])
+    def recording(self, request, pk=None):
+        """Start or stop recording the call."""
+        call = self._controlled_call(request)
+        data = RecordingInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _accepted(
+            services.call_set_recording(
+                call=call,
+                record=data.validated_data["record"],
+                request_key=self._request_key(request),
+            )
+        )
+
+    @extend_schema(request=MonitorInput, responses={202: OperationOutput})
+    @action(detail=True, methods=["post"])
+    def monitor(self, request, pk=None):
+        """A supervisor joins from their softphone: listen, whisper to the agent, or barge in."""
+        call = self.get_object()
+        if not selectors.can_monitor_call(request.user, call):
+            raise PermissionDenied("Only the call's queue supervisors may monitor it.")
+        data = MonitorInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        supervisor = Agent.objects.filter(user=request.user).first()
+        if supervisor is None:
+            raise InvalidInput(
+                "You need a softphone (an agent profile) to monitor calls.", code="no_softphone"
+            )
+        return _accepted(
+            services.call_monitor(
+                call=call,
+                supervisor=supervisor,
+                mode=data.validated_data["mode"],
+                request_key=self._request_key(request),
+            )
+        )
+
+
+class SoftphoneTokenOutput(serializers.Serializer):
+    token = serializers.CharField()
+    identity = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class SoftphoneTokenView(APIView):
+    """A Voice access token for the signed-in agent's own softphone (at most one hour)."""
+
+    permission_classes = [IsAuthenticated, HasRole]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "softphone_token"
+
+    @extend_schema(request=None, responses=SoftphoneTokenOutput)
+    def post(self, request):
+        agent = Agent.objects.filter(user=request.user).first()
+        if agent is None:
+            raise PermissionDenied("Only agents have a softphone.")
+        return Response(SoftphoneTokenOutput(softphone_token(agent.softphone_identity)).data)

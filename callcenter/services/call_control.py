@@ -1,0 +1,166 @@
+"""Call control requested by people (agents, supervisors) or by routing: each action checks the
+call's state here, then asks telephony for an operation that runs after commit.
+
+`request_key` makes an action idempotent: the same key (a client's Idempotency-Key, or an
+offer's identity) never reaches Twilio twice.
+"""
+
+import uuid
+
+from django.db import transaction
+
+from callcenter.choices import TERMINAL_STATUSES, CallStage, CallStatus
+from callcenter.errors import TransitionNotAllowed
+from callcenter.locks import lock_call
+from callcenter.models import Agent, Call
+from telephony.models import Operation, OperationKind, OperationStatus
+from telephony.services import operation_request
+
+CONNECTED_STAGES = (CallStage.CONNECTED,)
+
+
+def _key(kind: str, call: Call, request_key: str | None) -> str:
+    return f"{kind}:{call.call_sid}:{request_key or uuid.uuid4().hex}"
+
+
+def _require_conference(call: Call) -> None:
+    if call.stage not in CONNECTED_STAGES or not call.conference_sid:
+        raise TransitionNotAllowed("The call is not connected to an agent.", code="not_connected")
+
+
+def agent_leg(call: Call) -> Call | None:
+    """The live leg of the agent on `call`."""
+    return (
+        Call.objects.filter(parent=call, agent_id=call.agent_id, ended_at__isnull=True)
+        .order_by("-id")
+        .first()
+    )
+
+
+@transaction.atomic
+def call_connect_agent(*, call_id: int, agent: Agent, ring_timeout: int | None = None) -> Call:
+    """Offer the waiting call to `agent`: ring their softphone; when the agent's leg answers,
+    the customer is bridged into the call's conference (call_apply_status)."""
+    call = lock_call(Call.objects.values_list("call_sid", flat=True).get(pk=call_id))
+    if call.stage != CallStage.WAITING:
+        raise TransitionNotAllowed("The call is not waiting in a queue.", code="not_waiting")
+    call.stage = CallStage.OFFERED
+    call.save(update_fields=["stage"])
+    offers = Operation.objects.filter(call_sid=call.call_sid, kind=OperationKind.DIAL_AGENT)
+    operation_request(
+        kind=OperationKind.DIAL_AGENT,
+        key=f"dial_agent:{call.call_sid}:{agent.pk}:{offers.count()}",
+        call_sid=call.call_sid,
+        params={
+            "customer_call_sid": call.call_sid,
+            "identity": agent.softphone_identity,
+            "ring_timeout": ring_timeout or call.queue.ring_timeout_seconds,
+        },
+    )
+    return call
+
+
+@transaction.atomic
+def call_set_hold(*, call: Call, hold: bool, request_key: str | None = None) -> Operation:
+    _require_conference(call)
+    kind = OperationKind.HOLD if hold else OperationKind.UNHOLD
+    params = {"conference_sid": call.conference_sid, "call_sid": call.call_sid}
+    if hold and call.queue_id and call.queue.hold_music_url:
+        params["hold_url"] = call.queue.hold_music_url
+    return operation_request(
+        kind=kind, key=_key(kind, call, request_key), call_sid=call.call_sid, params=params
+    )
+
+
+@transaction.atomic
+def call_hang_up(*, call: Call, request_key: str | None = None) -> Operation:
+    if call.stage == CallStage.ENDED:
+        raise TransitionNotAllowed("The call has already ended.", code="ended")
+    return operation_request(
+        kind=OperationKind.HANGUP,
+        key=_key("hangup", call, request_key),
+        call_sid=call.call_sid,
+        params={"call_sid": call.call_sid},
+    )
+
+
+@transaction.atomic
+def call_set_recording(*, call: Call, record: bool, request_key: str | None = None) -> Operation:
+    _require_conference(call)
+    if record:
+        return operation_request(
+            kind=OperationKind.START_RECORDING,
+            key=_key("record", call, request_key),
+            call_sid=call.call_sid,
+            params={"call_sid": call.call_sid},
+        )
+    started = (
+        Operation.objects.filter(
+            call_sid=call.call_sid,
+            kind=OperationKind.START_RECORDING,
+            status=OperationStatus.SUCCEEDED,
+        )
+        .exclude(result_sid="")
+        .order_by("-id")
+        .first()
+    )
+    if started is None:
+        raise TransitionNotAllowed("The call is not being recorded.", code="not_recording")
+    return operation_request(
+        kind=OperationKind.STOP_RECORDING,
+        key=_key("stop_record", call, request_key),
+        call_sid=call.call_sid,
+        params={"call_sid": call.call_sid, "recording_sid": started.result_sid},
+    )
+
+
+MONITOR_MODES = ("listen", "whisper", "barge")
+
+
+@transaction.atomic
+def call_monitor(
+    *, call: Call, supervisor: Agent, mode: str, request_key: str | None = None
+) -> Operation:
+    """A supervisor's softphone joins the call: muted (listen), heard by the agent only
+    (whisper, Twilio's coaching) or by everyone (barge)."""
+    _require_conference(call)
+    coach = ""
+    if mode == "whisper":
+        leg = agent_leg(call)
+        if leg is None:
+            raise TransitionNotAllowed("The agent's leg is not live.", code="not_connected")
+        coach = leg.call_sid
+    return operation_request(
+        kind=OperationKind.ADD_PARTICIPANT,
+        key=_key(f"monitor_{mode}", call, request_key),
+        call_sid=call.call_sid,
+        params={
+            "conference_sid": call.conference_sid,
+            "customer_call_sid": call.call_sid,
+            "to": f"client:{supervisor.softphone_identity}",
+            "label": f"supervisor:{mode}",
+            "muted": mode == "listen",
+            "coach_call_sid": coach,
+        },
+    )
+
+
+def follow_agent_leg(leg: Call, status: str) -> None:
+    """React to the agent's leg of an offer: answered → bridge the customer into the
+    conference; ended unanswered (missed, rejected) → the customer waits again.
+    Precondition: the caller holds the leg's row lock, inside a transaction."""
+    if not leg.parent_id or not leg.agent_id:
+        return
+    parent = lock_call(leg.parent.call_sid)
+    if parent.stage != CallStage.OFFERED:
+        return
+    if status == CallStatus.IN_PROGRESS:
+        operation_request(
+            kind=OperationKind.BRIDGE_CUSTOMER,
+            key=f"bridge:{parent.call_sid}:{leg.call_sid}",
+            call_sid=parent.call_sid,
+            params={"customer_call_sid": parent.call_sid},
+        )
+    elif status in TERMINAL_STATUSES and leg.answered_at is None:
+        parent.stage = CallStage.WAITING
+        parent.save(update_fields=["stage"])

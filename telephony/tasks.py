@@ -1,0 +1,87 @@
+"""The task that runs a call-control operation at Twilio, with retries and no double effects.
+
+It never holds a database transaction while Twilio is asked: the operation row is read and
+updated in short transactions before and after the request.
+"""
+
+import logging
+
+import requests
+from celery import shared_task
+from django.db import connection
+from twilio.base.exceptions import TwilioRestException
+
+from . import gateway
+from .models import Operation, OperationKind, OperationStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+# Operations that create something at Twilio: after an ambiguous failure (a timeout), look
+# for what an earlier attempt created before creating again.
+CREATES = {OperationKind.DIAL_AGENT: lambda p: f"client:{p['identity']}"}
+ACTIONS = {
+    OperationKind.DIAL_AGENT: gateway.dial_agent,
+    OperationKind.BRIDGE_CUSTOMER: gateway.bridge_customer,
+    OperationKind.REDIRECT: gateway.redirect,
+    OperationKind.HANGUP: gateway.hangup,
+    OperationKind.HOLD: lambda **p: gateway.set_hold(hold=True, **p),
+    OperationKind.UNHOLD: lambda **p: gateway.set_hold(hold=False, **p),
+    OperationKind.START_RECORDING: gateway.start_recording,
+    OperationKind.STOP_RECORDING: gateway.stop_recording,
+    OperationKind.ADD_PARTICIPANT: gateway.add_participant,
+    OperationKind.REMOVE_PARTICIPANT: gateway.remove_participant,
+}
+
+
+def is_transient(exc: Exception) -> bool:
+    """Worth retrying: Twilio's 5xx and 429, timeouts and dropped connections."""
+    if isinstance(exc, TwilioRestException):
+        return exc.status == 429 or exc.status >= 500
+    return isinstance(exc, requests.Timeout | requests.ConnectionError)
+
+
+def backoff_seconds(attempt: int) -> float:
+    return min(30.0, 0.5 * 2 ** (attempt - 1))
+
+
+def _finish(operation: Operation, status: str, *, result_sid: str = "", error: str = "") -> None:
+    operation.status, operation.result_sid, operation.error = status, result_sid, error
+    operation.save(update_fields=["status", "result_sid", "error", "updated_at"])
+
+
+@shared_task(
+    bind=True, max_retries=MAX_ATTEMPTS - 1, time_limit=60, soft_time_limit=45, acks_late=True
+)
+def telephony_operation_task(self, operation_id: int) -> str:
+    operation = Operation.objects.get(pk=operation_id)
+    if operation.status in (OperationStatus.SUCCEEDED, OperationStatus.FAILED):
+        return operation.status
+    ambiguous_before = operation.status == OperationStatus.RUNNING and bool(operation.error)
+    operation.status = OperationStatus.RUNNING
+    operation.attempts += 1
+    operation.save(update_fields=["status", "attempts", "updated_at"])
+    assert not connection.in_atomic_block, "Twilio is never called inside a transaction"
+
+    try:
+        if ambiguous_before and operation.kind in CREATES:
+            existing = gateway.find_leg(
+                to=CREATES[operation.kind](operation.params), since=operation.created_at
+            )
+            if existing:
+                _finish(operation, OperationStatus.SUCCEEDED, result_sid=existing)
+                return operation.status
+        result_sid = ACTIONS[operation.kind](**operation.params)
+    except Exception as exc:
+        if is_transient(exc) and operation.attempts < MAX_ATTEMPTS:
+            operation.error = f"{type(exc).__name__}: {exc}"[:1000]
+            operation.save(update_fields=["error", "updated_at"])
+            logger.warning(
+                "telephony %s attempt %s failed; retrying", operation.kind, operation.attempts
+            )
+            raise self.retry(exc=exc, countdown=backoff_seconds(operation.attempts)) from exc
+        _finish(operation, OperationStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:1000])
+        logger.error("telephony %s failed for good: %s", operation.kind, exc)
+        return operation.status
+    _finish(operation, OperationStatus.SUCCEEDED, result_sid=result_sid or "")
+    return operation.status

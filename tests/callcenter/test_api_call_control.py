@@ -1,0 +1,132 @@
+"""Call control API: who may do what, bad input, and the operation queued after commit."""
+
+import time
+
+import jwt
+import pytest
+from django.conf import settings
+
+from callcenter.choices import CallStage
+from callcenter.models import Call
+from telephony.models import Operation, OperationKind
+from tests.conftest import as_user
+from tests.factories import AgentFactory, UserFactory, ended_call
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def connected(queue, agent):
+    call = ended_call(queue, agent)
+    Call.objects.filter(pk=call.pk).update(
+        stage=CallStage.CONNECTED,
+        ended_at=None,
+        status="in-progress",
+        conference_sid="CF" + "1" * 32,
+    )
+    return Call.objects.get(pk=call.pk)
+
+
+def post(api, user, call, action, body=None, **headers):
+    return as_user(api, user).post(
+        f"/api/v1/calls/{call.pk}/{action}/", body or {}, format="json", **headers
+    )
+
+
+def test_agent_holds_own_call_and_twilio_is_asked_after_commit(
+    api, agent, connected, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = post(api, agent.user, connected, "hold", {"hold": True})
+    assert response.status_code == 202, response.json()
+    operation = Operation.objects.get()
+    assert (operation.kind, operation.call_sid) == (OperationKind.HOLD, connected.call_sid)
+    assert operation.params == {
+        "conference_sid": connected.conference_sid,
+        "call_sid": connected.call_sid,
+    }
+    assert operation.status == "pending" and len(callbacks) == 1  # the task, on commit
+
+
+def test_idempotency_key_makes_a_retry_a_no_op(
+    api, agent, connected, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        for _ in range(2):
+            response = post(api, agent.user, connected, "hangup", HTTP_IDEMPOTENCY_KEY="k1")
+            assert response.status_code == 202
+    assert Operation.objects.count() == 1 and len(callbacks) == 1
+
+
+def test_colleague_cannot_control_and_supervisor_can(
+    api, queue, connected, supervisor, django_capture_on_commit_callbacks
+):
+    colleague = AgentFactory(queues=[queue])
+    assert post(api, colleague.user, connected, "hangup").status_code == 403
+    with django_capture_on_commit_callbacks(execute=False):
+        assert post(api, supervisor, connected, "hangup").status_code == 202
+    assert Operation.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [("hold", {}), ("hold", {"hold": "maybe"}), ("recording", {}), ("monitor", {"mode": "spy"})],
+)
+def test_bad_input_is_400_and_queues_nothing(api, admin_user, connected, action, body):
+    AgentFactory(user=admin_user)
+    response = post(api, admin_user, connected, action, body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert not Operation.objects.exists()
+
+
+def test_controls_need_a_connected_call(api, agent, queue):
+    waiting = ended_call(queue, agent)
+    response = post(api, agent.user, waiting, "hold", {"hold": True})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "not_connected"
+    assert post(api, agent.user, waiting, "hangup").status_code == 409  # already ended
+    assert not Operation.objects.exists()
+
+
+def test_stop_recording_needs_a_started_recording(api, agent, connected):
+    response = post(api, agent.user, connected, "recording", {"record": False})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "not_recording"
+
+
+def test_monitor_modes(
+    api, supervisor, queue, agent, connected, django_capture_on_commit_callbacks
+):
+    sup_phone = AgentFactory(user=supervisor)
+    leg = Call.objects.create(
+        call_sid="CA" + "9" * 32,
+        parent=connected,
+        agent=agent,
+        direction="outbound-api",
+        created_at=connected.created_at,
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        for mode in ("listen", "whisper", "barge"):
+            assert post(api, supervisor, connected, "monitor", {"mode": mode}).status_code == 202
+    ops = {op.params["label"]: op.params for op in Operation.objects.all()}
+    assert ops["supervisor:listen"]["muted"] is True
+    assert ops["supervisor:whisper"]["coach_call_sid"] == leg.call_sid
+    assert ops["supervisor:barge"]["muted"] is False
+    assert all(p["to"] == f"client:{sup_phone.softphone_identity}" for p in ops.values())
+    # the agent on the call cannot monitor it
+    assert post(api, agent.user, connected, "monitor", {"mode": "listen"}).status_code == 403
+
+
+def test_softphone_token_is_for_the_agent_only(api, agent):
+    response = as_user(api, agent.user).post("/api/v1/softphone/token/")
+    assert response.status_code == 200
+    body = response.json()
+    claims = jwt.decode(body["token"], settings.TWILIO_API_SECRET, algorithms=["HS256"])
+    assert claims["grants"]["identity"] == agent.softphone_identity == body["identity"]
+    assert claims["grants"]["voice"]["incoming"]["allow"] is True
+    assert claims["exp"] - time.time() <= 3600
+    assert agent.user.username not in body["token"]  # opaque identity, no personal data
+    supervisor_without_phone = UserFactory(roles=["supervisor"])
+    assert (
+        as_user(api, supervisor_without_phone).post("/api/v1/softphone/token/").status_code == 403
+    )
+    assert api.__class__().post("/api/v1/softphone/token/").status_code == 401
