@@ -17,7 +17,8 @@ from telephony.tokens import softphone_token
 
 from . import selectors, services
 from .errors import InvalidInput
-from .models import Agent, Call
+from .models import Agent, Call, Queue
+from .models.queues import E164
 from .rest import HasRole
 
 
@@ -33,6 +34,21 @@ class HoldInput(serializers.Serializer):
 
 class RecordingInput(serializers.Serializer):
     record = serializers.BooleanField()
+
+
+class TransferInput(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=services.TRANSFER_MODES, default="cold")
+    queue = serializers.PrimaryKeyRelatedField(queryset=Queue.objects.all(), required=False)
+    agent = serializers.PrimaryKeyRelatedField(queryset=Agent.objects.all(), required=False)
+    number = serializers.CharField(required=False, validators=[E164])
+
+    def validate(self, data):
+        targets = [name for name in ("queue", "agent", "number") if data.get(name)]
+        if len(targets) != 1:
+            raise serializers.ValidationError("Give exactly one of queue, agent or number.")
+        if data.get("queue") and data["mode"] == "warm":
+            raise serializers.ValidationError("A transfer to a queue is always cold.")
+        return data
 
 
 class MonitorInput(serializers.Serializer):
@@ -88,6 +104,19 @@ class CallControlMixin:
                 call=call,
                 record=data.validated_data["record"],
                 request_key=self._request_key(request),
+            )
+        )
+
+    @extend_schema(request=TransferInput, responses={202: OperationOutput})
+    @action(detail=True, methods=["post"])
+    def transfer(self, request, pk=None):
+        """Transfer the customer to a queue, an agent or an outside number (cold or warm)."""
+        call = self._controlled_call(request)
+        data = TransferInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _accepted(
+            services.call_transfer(
+                call=call, request_key=self._request_key(request), **data.validated_data
             )
         )
 

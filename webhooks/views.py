@@ -64,6 +64,13 @@ def enqueue_action(request):
 
 
 @twilio_webhook
+def transfer(request):
+    queue = _queue(request)
+    event = events.action_event(request, kind="transfer", scope=str(queue.pk))
+    return _twiml(voice.transferred(event, queue))
+
+
+@twilio_webhook
 def voicemail_done(request):
     return _twiml(voice.twiml.hangup(voice.TEXT["goodbye"]))
 

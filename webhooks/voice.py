@@ -9,6 +9,7 @@ from django.utils import timezone
 from callcenter import selectors, services
 from callcenter.choices import MaxWaitAction, QueueExit
 from callcenter.models import Call, Menu, PhoneNumber, Queue
+from callcenter.participants import CLIENT_PREFIX, agent_participant_label
 from callcenter.services import TwilioEvent
 from telephony import twiml
 from telephony.webhook_urls import twilio_url
@@ -167,17 +168,27 @@ def left_queue(event: TwilioEvent, queue: Queue) -> str:
     return twiml.hangup() if result in ("bridged", "hangup") else twiml.empty()
 
 
+def transferred(event: TwilioEvent, queue: Queue) -> str:
+    """The customer, redirected out of their conference by a transfer, enters `queue`."""
+    call = Call.objects.filter(call_sid=event.call_sid).first()
+    if call is None:
+        return twiml.hangup()
+    return to_queue(event, call, queue)
+
+
 def join(call_sid: str, role: str, *, to: str, coach_call_sid: str = "") -> str:
     """A leg joining the conference of the customer call `call_sid`; an agent's leg (To is
     its softphone) is labelled so conference callbacks name the agent."""
     label = ""
-    if role == "agent" and to.startswith(services.CLIENT_PREFIX):
-        label = services.agent_participant_label(to.removeprefix(services.CLIENT_PREFIX))
+    if role == "agent" and to.startswith(CLIENT_PREFIX):
+        label = agent_participant_label(to.removeprefix(CLIENT_PREFIX))
     return twiml.join_conference(
         name=call_sid,
         label=label,
         status_callback_url=twilio_url("twilio-conference", call=call_sid),
-        end_on_exit=role in ("customer", "agent"),
+        # Only the customer leaving ends the conference: agents come and go (transfers), and
+        # the last agent hanging up hangs the customer up (follow_agent_leg).
+        end_on_exit=role == "customer",
         muted=role == "monitor",
         coach_call_sid=coach_call_sid if role == "whisper" else "",
     )

@@ -9,17 +9,17 @@ from .agents import (
 )
 from .call_control import (
     MONITOR_MODES,
+    TRANSFER_MODES,
     call_connect_agent,
     call_hang_up,
     call_monitor,
     call_set_hold,
     call_set_recording,
+    call_transfer,
 )
 from .calls import (
-    CLIENT_PREFIX,
     STATUS_RANK,
     TwilioEvent,
-    agent_participant_label,
     call_apply_conference_event,
     call_apply_status,
     call_enqueue,
@@ -34,13 +34,12 @@ from .calls import (
 )
 
 __all__ = [
-    "CLIENT_PREFIX",
     "MONITOR_MODES",
     "STATUS_RANK",
     "STATUS_TRANSITIONS",
+    "TRANSFER_MODES",
     "StatusChange",
     "TwilioEvent",
-    "agent_participant_label",
     "agent_set_status",
     "agents_reset_daily_counters",
     "call_apply_conference_event",
@@ -59,5 +58,6 @@ __all__ = [
     "call_set_recording",
     "call_start_inbound",
     "call_store_recording",
+    "call_transfer",
     "callcenter_today",
 ]

@@ -10,11 +10,13 @@ import uuid
 from django.db import transaction
 
 from callcenter.choices import TERMINAL_STATUSES, CallStage, CallStatus
-from callcenter.errors import TransitionNotAllowed
+from callcenter.errors import InvalidInput, TransitionNotAllowed
 from callcenter.locks import lock_call
-from callcenter.models import Agent, Call
+from callcenter.models import Agent, Call, Queue
+from callcenter.participants import agent_participant_label, client_address
 from telephony.models import Operation, OperationKind, OperationStatus
 from telephony.services import operation_request
+from telephony.webhook_urls import twilio_url
 
 CONNECTED_STAGES = (CallStage.CONNECTED,)
 
@@ -137,7 +139,7 @@ def call_monitor(
         params={
             "conference_sid": call.conference_sid,
             "customer_call_sid": call.call_sid,
-            "to": f"client:{supervisor.softphone_identity}",
+            "to": client_address(supervisor.softphone_identity),
             "label": f"supervisor:{mode}",
             "muted": mode == "listen",
             "coach_call_sid": coach,
@@ -146,21 +148,88 @@ def call_monitor(
 
 
 def follow_agent_leg(leg: Call, status: str) -> None:
-    """React to the agent's leg of an offer: answered → bridge the customer into the
-    conference; ended unanswered (missed, rejected) → the customer waits again.
+    """React to an agent's leg of a customer call: an offer answered → bridge the customer
+    into the conference; an offer ended unanswered (missed, rejected) → the customer waits
+    again; the last agent leaving a connected call → hang the customer up.
     Precondition: the caller holds the leg's row lock, inside a transaction."""
     if not leg.parent_id or not leg.agent_id:
         return
     parent = lock_call(leg.parent.call_sid)
-    if parent.stage != CallStage.OFFERED:
-        return
-    if status == CallStatus.IN_PROGRESS:
-        operation_request(
-            kind=OperationKind.BRIDGE_CUSTOMER,
-            key=f"bridge:{parent.call_sid}:{leg.call_sid}",
-            call_sid=parent.call_sid,
-            params={"customer_call_sid": parent.call_sid},
+    if parent.stage == CallStage.OFFERED:
+        if status == CallStatus.IN_PROGRESS:
+            operation_request(
+                kind=OperationKind.BRIDGE_CUSTOMER,
+                key=f"bridge:{parent.call_sid}:{leg.call_sid}",
+                call_sid=parent.call_sid,
+                params={"customer_call_sid": parent.call_sid},
+            )
+        elif status in TERMINAL_STATUSES and leg.answered_at is None:
+            parent.stage = CallStage.WAITING
+            parent.save(update_fields=["stage"])
+    elif parent.stage == CallStage.CONNECTED and status in TERMINAL_STATUSES:
+        others = Call.objects.filter(parent=parent, agent__isnull=False, ended_at__isnull=True)
+        if not others.exclude(pk=leg.pk).exists():
+            operation_request(
+                kind=OperationKind.HANGUP,
+                key=f"last_agent_left:{parent.call_sid}",
+                call_sid=parent.call_sid,
+                params={"call_sid": parent.call_sid},
+            )
+
+
+TRANSFER_MODES = ("cold", "warm")
+
+
+@transaction.atomic
+def call_transfer(
+    *,
+    call: Call,
+    mode: str,
+    queue: Queue | None = None,
+    agent: Agent | None = None,
+    number: str = "",
+    request_key: str | None = None,
+) -> Operation:
+    """Transfer the customer to a queue (always cold), an agent or an outside number.
+
+    Cold: the current agent's leg leaves as the target is dialed in. Warm: the customer is
+    held and the target joins the agent, who leaves (hangs up) when the handover is done.
+    """
+    _require_conference(call)
+    if sum(bool(t) for t in (queue, agent, number)) != 1:
+        raise InvalidInput("Transfer to exactly one of a queue, an agent or a number.")
+    key = _key(f"transfer_{mode}", call, request_key)
+    if queue is not None:
+        return operation_request(
+            kind=OperationKind.REDIRECT,
+            key=key,
+            call_sid=call.call_sid,
+            params={
+                "call_sid": call.call_sid,
+                "url": twilio_url("twilio-transfer", queue=queue.pk),
+            },
         )
-    elif status in TERMINAL_STATUSES and leg.answered_at is None:
-        parent.stage = CallStage.WAITING
-        parent.save(update_fields=["stage"])
+    to = client_address(agent.softphone_identity) if agent else number
+    label = agent_participant_label(agent.softphone_identity) if agent else "external"
+    if mode == "warm":
+        call_set_hold(call=call, hold=True, request_key=f"{key}:hold")
+    operation = operation_request(
+        kind=OperationKind.ADD_PARTICIPANT,
+        key=key,
+        call_sid=call.call_sid,
+        params={
+            "conference_sid": call.conference_sid,
+            "customer_call_sid": call.call_sid,
+            "to": to,
+            "label": label,
+        },
+    )
+    current = agent_leg(call)
+    if mode == "cold" and current is not None:
+        operation_request(
+            kind=OperationKind.REMOVE_PARTICIPANT,
+            key=f"{key}:leave",
+            call_sid=call.call_sid,
+            params={"conference_sid": call.conference_sid, "call_sid": current.call_sid},
+        )
+    return operation

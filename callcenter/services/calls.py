@@ -24,6 +24,7 @@ from callcenter.choices import (
 )
 from callcenter.locks import lock_call
 from callcenter.models import Agent, Call, CallbackRequest, CallEvent, Queue, Voicemail
+from callcenter.participants import AGENT_LABEL_PREFIX, CLIENT_PREFIX
 from callcenter.services.call_control import follow_agent_leg
 
 STATUS_RANK = {
@@ -35,7 +36,6 @@ STATUS_RANK = {
 }
 # <Enqueue> results after which the caller is no longer waiting for an agent.
 QUEUE_FAILURES = frozenset({"error", "system-error"})
-CLIENT_PREFIX = "client:"
 
 
 @dataclass(frozen=True)
@@ -265,13 +265,7 @@ def call_store_recording(event: TwilioEvent, *, queue_id: int | None) -> Call:
     return call
 
 
-AGENT_LABEL_PREFIX = "agent:"
 HOLD_EVENTS = ("participant-hold", "participant-unhold")
-
-
-def agent_participant_label(identity: str) -> str:
-    """The conference label of an agent's leg: names the agent in conference callbacks."""
-    return AGENT_LABEL_PREFIX + identity
 
 
 @transaction.atomic

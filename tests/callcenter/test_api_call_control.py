@@ -10,7 +10,7 @@ from callcenter.choices import CallStage
 from callcenter.models import Call
 from telephony.models import Operation, OperationKind
 from tests.conftest import as_user
-from tests.factories import AgentFactory, UserFactory, ended_call
+from tests.factories import AgentFactory, QueueFactory, UserFactory, ended_call
 
 pytestmark = pytest.mark.django_db
 
@@ -130,3 +130,52 @@ def test_softphone_token_is_for_the_agent_only(api, agent):
         as_user(api, supervisor_without_phone).post("/api/v1/softphone/token/").status_code == 403
     )
     assert api.__class__().post("/api/v1/softphone/token/").status_code == 401
+
+
+def test_transfers(api, agent, queue, connected, django_capture_on_commit_callbacks):
+    other_queue, colleague = QueueFactory(), AgentFactory(queues=[queue])
+    Call.objects.create(
+        call_sid="CA" + "8" * 32,
+        parent=connected,
+        agent=agent,
+        direction="outbound-api",
+        created_at=connected.created_at,
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        assert (
+            post(api, agent.user, connected, "transfer", {"queue": other_queue.pk}).status_code
+            == 202
+        )
+        redirect = Operation.objects.get(kind=OperationKind.REDIRECT)
+        assert (
+            redirect.params["url"]
+            .split("#")[0]
+            .endswith(f"/webhooks/twilio/voice/transfer/?queue={other_queue.pk}")
+        )
+        assert (
+            post(api, agent.user, connected, "transfer", {"agent": colleague.pk}).status_code == 202
+        )
+        added = Operation.objects.get(kind=OperationKind.ADD_PARTICIPANT)
+        assert added.params["to"] == f"client:{colleague.softphone_identity}"
+        assert added.params["label"] == f"agent:{colleague.softphone_identity}"
+        left = Operation.objects.get(kind=OperationKind.REMOVE_PARTICIPANT)  # cold: I leave
+        assert left.params["call_sid"] == "CA" + "8" * 32
+        body = {"number": "+442071838750", "mode": "warm"}
+        assert post(api, agent.user, connected, "transfer", body).status_code == 202
+        assert Operation.objects.filter(kind=OperationKind.HOLD).count() == 1  # warm: held first
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"queue": 999999},
+        {"number": "0800 123"},
+        {"agent": 1, "number": "+15005550006"},
+        {"queue": None, "mode": "sideways"},
+    ],
+)
+def test_transfer_bad_input(api, agent, connected, body):
+    response = post(api, agent.user, connected, "transfer", body)
+    assert response.status_code == 400
+    assert not Operation.objects.exists()

@@ -3,7 +3,8 @@
 The tables are small here, so the planner is steered the deterministic way: sequential scans
 and explicit sorts are priced out (enable_seqscan, enable_sort = off), which leaves the indexes
 that both apply to the WHERE clause and deliver the ORDER BY; the test then checks that the
-one chosen is the named partial index, i.e. that the query's predicate implies the index's. bench/bench_routing_indexes.py shows the same plans at 100,000 agents / 1,000,000 calls.
+one chosen is the named partial index, i.e. that the query's predicate implies the index's.
+bench/bench_routing_indexes.py shows the same plans at 100,000 agents / 1,000,000 calls.
 """
 
 import json
