@@ -110,13 +110,8 @@ def queue_estimated_wait_seconds(queue: Queue, position: int) -> int:
 
 
 def can_control_call(user, call: Call) -> bool:
-    """Hold, hang up, record: the agent on the call, its queue's supervisors, admins."""
-    if is_admin(user):
-        return True
-    if call.queue_id is not None and call.queue_id in supervised_queue_ids(user):
-        return True
-    own = viewer_agent_id(user)
-    return own is not None and call.agent_id == own
+    """Hold, hang up, record, transfer: the same people who may see the caller's number."""
+    return can_see_numbers_of(user, call)
 
 
 def can_monitor_call(user, call: Call) -> bool:
