@@ -104,5 +104,5 @@ class Command(BaseCommand):
         user.is_superuser = staff and role == Role.ADMIN
         user.set_password(password)
         user.save()
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
         return user
