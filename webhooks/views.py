@@ -104,6 +104,7 @@ def join(request):
         voice.join(
             request.GET.get("call", ""),
             request.GET.get("role", "agent"),
+            to=request.POST.get("To", ""),
             coach_call_sid=request.GET.get("coach", ""),
         )
     )

@@ -225,9 +225,13 @@ def call_apply_status(event: TwilioEvent, *, parent_sid: str = "") -> Call:
             call.talk_seconds = int(duration) if call.answered_at else 0
             fields.append("talk_seconds")
         if call.ended_at is None:
-            call.ended_at = max(at, call.created_at, call.answered_at or call.created_at)
+            call.ended_at = max(at, call.created_at)
             call.stage = CallStage.ENDED
             fields += ["ended_at", "stage"]
+            if call.answered_at and call.answered_at > call.ended_at:
+                # An agent "joined" after the customer had gone: they never talked.
+                call.answered_at, call.agent = None, None
+                fields += ["answered_at", "agent"]
     if status in STATUS_RANK and (
         STATUS_RANK[status] > STATUS_RANK.get(call.status, -1)
         and call.status not in TERMINAL_STATUSES
@@ -285,7 +289,8 @@ def call_apply_conference_event(event: TwilioEvent, *, for_call_sid: str) -> Cal
     label = params.get("ParticipantLabel", "")
     if kind == "participant-join" and label.startswith(AGENT_LABEL_PREFIX):
         agent = _agent_for(CLIENT_PREFIX + label.removeprefix(AGENT_LABEL_PREFIX))
-        if agent is not None and (call.answered_at is None or at < call.answered_at):
+        before_end = call.ended_at is None or at <= call.ended_at
+        if agent is not None and before_end and (call.answered_at is None or at < call.answered_at):
             call.agent = agent
             call.answered_at = max(at, call.created_at)
             fields += ["agent", "answered_at"]

@@ -211,3 +211,22 @@ def test_voicemail_recording_becomes_work_for_the_queue(twilio, direct_number, s
 
 def test_unknown_queue_in_a_webhook_url_is_a_404(twilio, direct_number):
     assert twilio.post("/webhooks/twilio/voice/wait/?queue=999", call_params()).status_code == 404
+
+
+def test_join_puts_each_role_in_the_call_conference_and_labels_agents(twilio, direct_number):
+    path = f"/webhooks/twilio/voice/join/?call={SID}&role="
+    agent = twilio.twiml(path + "agent", call_params("CA" + "2" * 32, To="client:agent_abc"))
+    conference = agent.find("./Dial/Conference")
+    assert conference.text == SID
+    assert conference.get("participantLabel") == "agent:agent_abc"
+    assert conference.get("endConferenceOnExit") == "false"
+    assert (
+        path_of(conference.get("statusCallback"))
+        == f"/webhooks/twilio/voice/conference/?call={SID}"
+    )
+    customer = twilio.twiml(path + "customer", call_params()).find("./Dial/Conference")
+    assert (
+        customer.get("endConferenceOnExit") == "true" and customer.get("participantLabel") is None
+    )
+    monitor = twilio.twiml(path + "monitor", call_params(To="client:sup")).find("./Dial/Conference")
+    assert monitor.get("muted") == "true"

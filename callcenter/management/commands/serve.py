@@ -1,26 +1,34 @@
-"""Serve the whole system from one process: HTTP and WebSockets (ASGI, uvicorn) and, in the
-embedded run, the periodic Celery schedule in process."""
+"""Serve the whole system from one process: HTTP and WebSockets (ASGI, uvicorn); in the
+embedded run also the periodic Celery schedule and, unless SIMULATE=0, the Twilio simulator
+with gentle demo traffic."""
+
+import random
 
 import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from callcenter.celery import app as celery_app
+from callcenter.models import PhoneNumber
 from callcenter.scheduler import EmbeddedScheduler
+
+DEMO_CALLS_PER_MINUTE = 2.0
 
 
 class Command(BaseCommand):
-    help = "Run the ASGI server (and the in-process scheduler when tasks run in process)."
+    help = "Run the ASGI server (and the in-process scheduler and simulator when embedded)."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, host: str, port: int, **options):
-        scheduler = None
+        scheduler = simulator = None
         if settings.CELERY_TASK_ALWAYS_EAGER:
             scheduler = EmbeddedScheduler(celery_app)
             scheduler.start()
+        if settings.TELEPHONY_MODE == "simulated":
+            simulator = self._start_simulator()
         shown = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host  # noqa: S104
         self.stdout.write(f"Switchboard is running at http://{shown}:{port}/  (Ctrl+C stops it)")
         try:
@@ -33,5 +41,28 @@ class Command(BaseCommand):
                 ws="auto",
             )
         finally:
+            if simulator:
+                simulator.stop()
             if scheduler:
                 scheduler.stop()
+
+    def _start_simulator(self):
+        """The local Twilio: its REST API for the gateway, and callers unless SIMULATE=0."""
+        from telephony.simulator.from_settings import config_from_settings
+        from telephony.simulator.thread import SimulatorThread
+
+        number = PhoneNumber.objects.order_by("pk").values_list("e164", flat=True).first()
+        if number is None:
+            self.stdout.write("No phone number configured: the Twilio simulator is not started.")
+            return None
+        simulator = SimulatorThread(
+            config_from_settings(number=number, seed=random.randrange(1 << 30))
+        )
+        rest = simulator.start()
+        self.stdout.write(f"Twilio simulator: REST API at {rest}, calling {number}")
+        if settings.SIMULATE:
+            simulator.start_traffic(calls_per_minute=DEMO_CALLS_PER_MINUTE)
+            self.stdout.write(
+                f"  simulated callers: {DEMO_CALLS_PER_MINUTE:g} a minute (SIMULATE=0 stops them)"
+            )
+        return simulator
