@@ -128,7 +128,9 @@ else:
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
-CELERY_TASK_EAGER_PROPAGATES = True
+# In process, a task's failure (or retry) must not fail the request that queued it on commit;
+# Celery logs it, and the task's own records (e.g. telephony operations) say what happened.
+CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60)
@@ -215,6 +217,8 @@ TWILIO_TWIML_APP_SID = env.str("TWILIO_TWIML_APP_SID", default="")
 TWILIO_WEBHOOK_BASE_URL = env.str("TWILIO_WEBHOOK_BASE_URL", default="")
 # Simulated mode: where the gateway's Twilio REST requests go (the simulator's address).
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="http://127.0.0.1:8089")
+# Seconds the gateway waits for Twilio's REST API before retrying.
+TWILIO_HTTP_TIMEOUT_SECONDS = env.float("TWILIO_HTTP_TIMEOUT_SECONDS", default=10.0)
 # The number agent legs and outbound calls show as caller id (E.164).
 TWILIO_CALLER_ID = env.str("TWILIO_CALLER_ID", default="+15005550006")
 # The embedded run plays simulated callers unless SIMULATE=0.

@@ -5,7 +5,6 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 TWILIO_API = "https://api.twilio.com"
-REQUEST_TIMEOUT_SECONDS = 10
 
 
 class SimulatorHttpClient(TwilioHttpClient):
@@ -24,9 +23,11 @@ class SimulatorHttpClient(TwilioHttpClient):
 
 def twilio_client() -> Client:
     if settings.TELEPHONY_MODE == "simulated":
-        http = SimulatorHttpClient(settings.TWILIO_API_BASE_URL, timeout=REQUEST_TIMEOUT_SECONDS)
+        http = SimulatorHttpClient(
+            settings.TWILIO_API_BASE_URL, timeout=settings.TWILIO_HTTP_TIMEOUT_SECONDS
+        )
     else:
-        http = TwilioHttpClient(timeout=REQUEST_TIMEOUT_SECONDS)
+        http = TwilioHttpClient(timeout=settings.TWILIO_HTTP_TIMEOUT_SECONDS)
     if settings.TWILIO_API_KEY:
         return Client(
             settings.TWILIO_API_KEY,

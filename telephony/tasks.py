@@ -9,7 +9,7 @@ import logging
 import requests
 from celery import shared_task
 from django.db import connection
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from . import gateway
 from .models import Operation, OperationKind, OperationStatus
@@ -34,10 +34,20 @@ ACTIONS = {
 }
 
 
+def _http_status(exc: Exception) -> int | None:
+    if isinstance(exc, TwilioRestException):
+        return exc.status
+    # A list request that fails raises TwilioException("Unable to fetch page", response).
+    if isinstance(exc, TwilioException) and len(exc.args) > 1:
+        return getattr(exc.args[1], "status_code", None)
+    return None
+
+
 def is_transient(exc: Exception) -> bool:
     """Worth retrying: Twilio's 5xx and 429, timeouts and dropped connections."""
-    if isinstance(exc, TwilioRestException):
-        return exc.status == 429 or exc.status >= 500
+    status = _http_status(exc)
+    if status is not None:
+        return status == 429 or status >= 500
     return isinstance(exc, requests.Timeout | requests.ConnectionError)
 
 
@@ -61,7 +71,8 @@ def telephony_operation_task(self, operation_id: int) -> str:
     operation.status = OperationStatus.RUNNING
     operation.attempts += 1
     operation.save(update_fields=["status", "attempts", "updated_at"])
-    assert not connection.in_atomic_block, "Twilio is never called inside a transaction"
+    if connection.in_atomic_block:
+        raise RuntimeError("Twilio is never called inside a database transaction")
 
     try:
         if ambiguous_before and operation.kind in CREATES:
