@@ -8,7 +8,7 @@ the accumulated facts whenever one arrives after the end.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -228,10 +228,6 @@ def call_apply_status(event: TwilioEvent, *, parent_sid: str = "") -> Call:
             call.ended_at = max(at, call.created_at)
             call.stage = CallStage.ENDED
             fields += ["ended_at", "stage"]
-            if call.answered_at and call.answered_at > call.ended_at:
-                # An agent "joined" after the customer had gone: they never talked.
-                call.answered_at, call.agent = None, None
-                fields += ["answered_at", "agent"]
     if status in STATUS_RANK and (
         STATUS_RANK[status] > STATUS_RANK.get(call.status, -1)
         and call.status not in TERMINAL_STATUSES
@@ -269,73 +265,92 @@ def call_store_recording(event: TwilioEvent, *, queue_id: int | None) -> Call:
     return call
 
 
-HOLD_EVENTS = ("participant-hold", "participant-unhold")
-
-
 @transaction.atomic
 def call_apply_conference_event(event: TwilioEvent, *, for_call_sid: str) -> Call | None:
-    """Conference callbacks of the conference named after `for_call_sid` (the customer's call):
-    an agent's leg joining connects the call (the earliest join is the answer); the
-    customer's hold time is recomputed from all hold/unhold events stored so far."""
+    """Conference callbacks of the conference named after `for_call_sid` (the customer's call).
+
+    The call's answer, agent and hold time are recomputed from all its conference events
+    stored so far (`_conference_facts`), so they do not depend on the delivery order.
+    """
     call = lock_call(for_call_sid)
     if call is None or not call_event_record(event, call):
         return call
-    params, at = event.params, event.twilio_timestamp or event.at
-    kind = params.get("StatusCallbackEvent", "")
-    fields = []
-    if params.get("ConferenceSid") and not call.conference_sid:
-        call.conference_sid = params["ConferenceSid"]
-        fields.append("conference_sid")
-    label = params.get("ParticipantLabel", "")
-    if kind == "participant-join" and label.startswith(AGENT_LABEL_PREFIX):
-        agent = _agent_for(CLIENT_PREFIX + label.removeprefix(AGENT_LABEL_PREFIX))
-        before_end = call.ended_at is None or at <= call.ended_at
-        if agent is not None and before_end and (call.answered_at is None or at < call.answered_at):
-            call.agent = agent
-            call.answered_at = max(at, call.created_at)
-            fields += ["agent", "answered_at"]
-            if call.stage != CallStage.ENDED:
-                call.stage = CallStage.CONNECTED
-                fields.append("stage")
-    if kind in HOLD_EVENTS and params.get("CallSid") == call.call_sid:
-        call.hold_seconds = _hold_seconds(call)
-        fields.append("hold_seconds")
-    if fields:
-        _save(call, *fields)
+    if event.params.get("ConferenceSid") and not call.conference_sid:
+        call.conference_sid = event.params["ConferenceSid"]
+        _save(call, "conference_sid")
+    _apply_conference_facts(call)
     _settle(call)
     return call
 
 
-def _hold_seconds(call: Call) -> int:
-    """Seconds the customer spent on hold: each hold to the next unhold, in Twilio's time
-    order (an open hold counts until the call ended)."""
-    events = CallEvent.objects.filter(
-        call=call,
-        kind="conference",
-        payload__CallSid=call.call_sid,
-        payload__StatusCallbackEvent__in=HOLD_EVENTS,
+@dataclass
+class _Presence:
+    joined: datetime | None = None
+    left: datetime | None = None
+    label: str = ""
+    held_since: datetime | None = None
+    held_seconds: float = 0.0
+
+
+def _conference_presence(call: Call) -> dict[str, _Presence]:
+    """Each participant's join, leave and hold time, replayed in Twilio's time order."""
+    events = CallEvent.objects.filter(call=call, kind="conference").only(
+        "payload", "twilio_timestamp", "received_at", "id"
     )
-    total, held_since = 0.0, None
+    presence: dict[str, _Presence] = {}
     for event in sorted(events, key=lambda e: (e.twilio_timestamp or e.received_at, e.id)):
-        if event.payload["StatusCallbackEvent"] == "participant-hold":
-            held_since = held_since or (event.twilio_timestamp or event.received_at)
-        elif held_since is not None:
-            total += ((event.twilio_timestamp or event.received_at) - held_since).total_seconds()
-            held_since = None
-    if held_since is not None and call.ended_at:
-        total += max(0.0, (call.ended_at - held_since).total_seconds())
-    return int(total)
+        at, params = event.twilio_timestamp or event.received_at, event.payload
+        who = presence.setdefault(params.get("CallSid", ""), _Presence())
+        who.label = who.label or params.get("ParticipantLabel", "")
+        kind = params.get("StatusCallbackEvent", "")
+        if kind == "participant-join":
+            who.joined = min(who.joined or at, at)
+        elif kind == "participant-leave":
+            who.left = max(who.left or at, at)
+        elif kind == "participant-hold":
+            who.held_since = who.held_since or at
+        elif kind == "participant-unhold" and who.held_since is not None:
+            who.held_seconds += (at - who.held_since).total_seconds()
+            who.held_since = None
+    return presence
+
+
+def _apply_conference_facts(call: Call) -> None:
+    """The customer is answered when an agent's leg and the customer are both in the
+    conference: at the later of the two joins, for the first agent who overlapped."""
+    presence = _conference_presence(call)
+    customer = presence.get(call.call_sid)
+    answered_at, agent = None, None
+    if customer is not None and customer.joined is not None:
+        gone = min(t for t in (customer.left, call.ended_at, datetime.max.replace(tzinfo=UTC)) if t)
+        for leg in sorted(presence.values(), key=lambda p: p.joined or gone):
+            if not leg.label.startswith(AGENT_LABEL_PREFIX) or leg.joined is None:
+                continue
+            meets = max(customer.joined, leg.joined)
+            if meets < gone and (leg.left is None or leg.left > customer.joined):
+                answered_at = max(meets, call.created_at)
+                agent = _agent_for(CLIENT_PREFIX + leg.label.removeprefix(AGENT_LABEL_PREFIX))
+                break
+    hold = 0.0
+    if customer is not None:
+        hold = customer.held_seconds
+        if customer.held_since is not None and call.ended_at:
+            hold += max(0.0, (call.ended_at - customer.held_since).total_seconds())
+    call.answered_at, call.agent, call.hold_seconds = answered_at, agent, int(hold)
+    fields = ["answered_at", "agent", "hold_seconds"]
+    if answered_at and call.stage in (CallStage.WAITING, CallStage.OFFERED, CallStage.NEW):
+        call.stage = CallStage.CONNECTED
+        fields.append("stage")
+    _save(call, *fields)
 
 
 def _settle(call: Call) -> None:
     """Derive the ended call's talk time and outcome from its facts (order-independent)."""
     if call.stage != CallStage.ENDED:
         return
+    if call.conference_sid:
+        _apply_conference_facts(call)  # the end bounds the answer and an open hold
     fields = []
-    hold = _hold_seconds(call) if call.conference_sid else call.hold_seconds
-    if hold != call.hold_seconds:
-        call.hold_seconds = hold
-        fields.append("hold_seconds")
     if call.direction == CallDirection.INBOUND and call.answered_at and call.ended_at:
         talk = max(0, int((call.ended_at - call.answered_at).total_seconds()) - call.hold_seconds)
         if call.talk_seconds != talk:

@@ -39,4 +39,4 @@ def rfc2822(moment: datetime) -> str:
 
 
 def whole_seconds(seconds: float) -> int:
-    return int(round(max(0.0, seconds)))
+    return round(max(0.0, seconds))

@@ -72,7 +72,7 @@ class CustomerBehaviour:
 
 @dataclass(frozen=True)
 class ChaosConfig:
-    """Status, conference and recording callbacks sent twice and/or late, as Twilio sometimes does."""
+    """Status, conference and recording callbacks sent twice and/or late, as Twilio may."""
 
     duplicate_probability: float = 0.0
     delay_probability: float = 0.0

@@ -11,6 +11,13 @@ from telephony.simulator.config import MediaTiming
 
 # Twilio repeats "forever" for loop="0"; a thousand turns outlasts every simulated call.
 FOREVER = 1000
+MAIN_VERBS = frozenset(
+    {"Say", "Play", "Pause", "Gather", "Redirect", "Hangup", "Reject", "Leave", "Record", "Dial"}
+    | {"Enqueue"}
+)
+# What Twilio lets a waitUrl document do while the caller waits in a queue.
+WAIT_VERBS = frozenset({"Say", "Play", "Pause", "Gather", "Redirect", "Leave", "Hangup"})
+PROMPT_VERBS = frozenset({"Say", "Play", "Pause"})
 
 
 class TwimlError(Exception):

@@ -1,0 +1,163 @@
+"""End to end: the Twilio simulator against a live server on PostgreSQL and Redis.
+
+100 simulated callers ring the demo number; agents' softphones answer, miss or reject; callers
+abandon, leave voicemails or ask for callbacks. The test itself plays the router (routing is
+its own capability): it offers each waiting call to a free agent through the same service
+routing uses. Every call must end in a terminal state that matches the simulator's ground
+truth, and no webhook may get a 5xx.
+"""
+
+import threading
+import time
+
+import pytest
+from django.core.management import call_command
+
+from callcenter.choices import CallStage, MaxWaitAction
+from callcenter.errors import TransitionNotAllowed
+from callcenter.models import Agent, Call, CallbackRequest, Queue, Voicemail
+from callcenter.services import call_connect_agent
+from telephony.models import Operation, OperationStatus
+from telephony.simulator.config import AgentBehaviour, CallerBehaviour
+from telephony.simulator.from_settings import config_from_settings
+from telephony.simulator.thread import SimulatorThread
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+SPEED = 25.0  # simulated seconds per wall second
+CALLS = 100
+# Ground truth → our outcome.
+EXPECTED = {
+    "answered": {"answered"},
+    "voicemail": {"voicemail"},
+    "callback-requested": {"callback"},
+    "abandoned": {"abandoned", "short_abandoned"},
+    "menu-hangup": {""},
+}
+# Callers the server sent out of the queue at the maximum wait without a message from them:
+# Support turns them into callback requests, the other queues count them abandoned.
+LEFT_AT_MAX_WAIT = {"callback", "abandoned"}
+
+
+class ActingRouter(threading.Thread):
+    """Offers waiting calls, oldest first, to agents who have no offer or call right now."""
+
+    def __init__(self):
+        super().__init__(name="test-router", daemon=True)
+        self.stopping = threading.Event()
+        self.busy: dict[int, int] = {}  # agent id → customer call id
+        self.offers = 0
+
+    def run(self):
+        from django.db import connection
+
+        try:
+            while not self.stopping.is_set():
+                self.route_once()
+                self.stopping.wait(0.1)
+        finally:
+            connection.close()
+
+    def route_once(self):
+        live = dict(Call.objects.filter(pk__in=self.busy.values()).values_list("pk", "stage"))
+        self.busy = {
+            agent: call
+            for agent, call in self.busy.items()
+            if live.get(call) in (CallStage.OFFERED, CallStage.CONNECTED)
+        }
+        free = [a for a in Agent.objects.order_by("idle_since") if a.pk not in self.busy]
+        for call in Call.objects.waiting().order_by("enqueued_at")[: len(free)]:
+            agent = free.pop(0)
+            try:
+                call_connect_agent(call_id=call.pk, agent=agent)
+            except TransitionNotAllowed:
+                continue  # the caller left meanwhile
+            self.busy[agent.pk] = call.pk
+            self.offers += 1
+
+
+@pytest.fixture
+def center(live_server, settings):
+    settings.TWILIO_WEBHOOK_BASE_URL = live_server.url
+    settings.TWILIO_AUTH_TOKEN = "e2e-token"
+    call_command("seed_demo", verbosity=0)
+    # Always open; a short maximum wait (wall seconds on our side) sends callers to voicemail,
+    # Support offers callbacks.
+    Queue.objects.update(business_hours={}, max_wait_seconds=8)
+    Queue.objects.filter(name="Support").update(max_wait_action=MaxWaitAction.CALLBACK)
+    return live_server
+
+
+def test_hundred_calls_match_the_ground_truth(center, settings):
+    simulator = SimulatorThread(
+        config_from_settings(
+            number="+15005550006",
+            base_url=center.url,
+            rest_port=0,
+            seed=7,
+            speed=SPEED,
+            callers=CallerBehaviour(patience_mean_seconds=200, callback_probability=0.2),
+            agents=AgentBehaviour(
+                miss_probability=0.12, reject_probability=0.05, talk_median_seconds=60
+            ),
+        )
+    )
+    settings.TWILIO_API_BASE_URL = simulator.start()
+    router = ActingRouter()
+    router.start()
+    try:
+        truth = simulator.run_traffic(CALLS, calls_per_minute=40, timeout=600)
+        everything = simulator.ground_truth()  # the agents' legs too
+        deadline = time.monotonic() + 30
+        while Call.objects.filter(ended_at__isnull=True, direction="inbound").exists():
+            assert time.monotonic() < deadline, "calls still open after the simulator finished"
+            time.sleep(0.2)
+    finally:
+        router.stopping.set()
+        router.join(10)
+        simulator.stop()
+
+    assert truth["server_error_count"] == 0, truth["non_2xx"][:5]
+    assert truth["non_2xx_count"] == 0, truth["non_2xx"][:5]
+    callers = [c for c in truth["calls"] if c["role"] == "caller"]
+    assert len(callers) == CALLS
+    ours = {
+        c.call_sid: c for c in Call.objects.filter(call_sid__in=[c["call_sid"] for c in callers])
+    }
+    mismatches = []
+    for record in callers:
+        call = ours.get(record["call_sid"])
+        if call is None:
+            mismatches.append((record["call_sid"], record["outcome"], "missing"))
+            continue
+        assert call.stage == CallStage.ENDED and call.status in ("completed", "canceled", "failed")
+        expected = EXPECTED.get(record["outcome"], {record["outcome"]})
+        if record["outcome"] == "completed" and "leave" in record["queue_results"]:
+            expected = LEFT_AT_MAX_WAIT
+        if call.outcome not in expected:
+            mismatches.append(
+                (
+                    record["outcome"],
+                    call.outcome,
+                    record["happenings"],
+                    record["queue_results"],
+                    call.queue_result,
+                    call.answered_at is not None,
+                )
+            )
+        if record["outcome"] == "answered":
+            assert call.agent.softphone_identity == record["agent_identity"]
+    assert not mismatches, mismatches[:10]
+
+    outcomes = {c["outcome"] for c in callers}
+    assert {"answered", "abandoned"} <= outcomes  # the mix the acceptance asks for
+    assert Voicemail.objects.exists() and CallbackRequest.objects.exists()
+    legs = [c for c in everything["calls"] if c["role"] == "agent"]
+    assert any(leg["status"] in ("no-answer", "busy") for leg in legs)  # misses and rejects
+    assert router.offers >= len(legs)
+    assert (
+        not Operation.objects.exclude(status=OperationStatus.SUCCEEDED)
+        .exclude(kind="hangup")
+        .filter(status=OperationStatus.FAILED)
+        .exists()
+    )
