@@ -51,6 +51,10 @@ class TransferInput(serializers.Serializer):
         return data
 
 
+class DialInput(serializers.Serializer):
+    to = serializers.CharField(validators=[E164])
+
+
 class MonitorInput(serializers.Serializer):
     mode = serializers.ChoiceField(choices=services.MONITOR_MODES)
 
@@ -103,6 +107,23 @@ class CallControlMixin:
             services.call_set_recording(
                 call=call,
                 record=data.validated_data["record"],
+                request_key=self._request_key(request),
+            )
+        )
+
+    @extend_schema(request=DialInput, responses={202: OperationOutput})
+    @action(detail=False, methods=["post"])
+    def dial(self, request):
+        """Click-to-call: ring my softphone and dial the number into one conference."""
+        agent = Agent.objects.filter(user=request.user).first()
+        if agent is None:
+            raise PermissionDenied("Only agents have a softphone to call from.")
+        data = DialInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _accepted(
+            services.call_dial_out(
+                agent=agent,
+                number=data.validated_data["to"],
                 request_key=self._request_key(request),
             )
         )

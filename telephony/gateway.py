@@ -12,6 +12,7 @@ from .client import twilio_client
 from .webhook_urls import twilio_url
 
 AGENT_LEG_EVENTS = ["initiated", "ringing", "answered", "completed"]
+OUTBOUND_RING_SECONDS = 30
 
 
 def _join_url(call_sid: str, role: str, **extra) -> str:
@@ -29,6 +30,22 @@ def dial_agent(*, customer_call_sid: str, identity: str, ring_timeout: int) -> s
         status_callback_event=AGENT_LEG_EVENTS,
         status_callback_method="POST",
         timeout=ring_timeout,
+    )
+    return call.sid
+
+
+def dial_out(*, to: str, identity: str) -> str:
+    """Click-to-call: dial the customer, who joins a conference named after their own call;
+    the agent's softphone is rung into it by the follow-up operation (tasks.FOLLOW_UPS)."""
+    call = twilio_client().calls.create(
+        to=to,
+        from_=settings.TWILIO_CALLER_ID,
+        url=_join_url("", "customer"),
+        method="POST",
+        status_callback=twilio_url("twilio-status"),
+        status_callback_event=AGENT_LEG_EVENTS,
+        status_callback_method="POST",
+        timeout=OUTBOUND_RING_SECONDS,
     )
     return call.sid
 

@@ -19,9 +19,13 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 # Operations that create something at Twilio: after an ambiguous failure (a timeout), look
 # for what an earlier attempt created before creating again.
-CREATES = {OperationKind.DIAL_AGENT: lambda p: f"client:{p['identity']}"}
+CREATES = {
+    OperationKind.DIAL_AGENT: lambda p: f"client:{p['identity']}",
+    OperationKind.DIAL_OUT: lambda p: p["to"],
+}
 ACTIONS = {
     OperationKind.DIAL_AGENT: gateway.dial_agent,
+    OperationKind.DIAL_OUT: gateway.dial_out,
     OperationKind.BRIDGE_CUSTOMER: gateway.bridge_customer,
     OperationKind.REDIRECT: gateway.redirect,
     OperationKind.HANGUP: gateway.hangup,
@@ -55,6 +59,23 @@ def backoff_seconds(attempt: int) -> float:
     return min(30.0, 0.5 * 2 ** (attempt - 1))
 
 
+def _follow_up(operation: Operation) -> None:
+    """Click-to-call: once the customer's leg exists, ring the agent into its conference."""
+    if operation.kind == OperationKind.DIAL_OUT:
+        from .services import operation_request
+
+        operation_request(
+            kind=OperationKind.DIAL_AGENT,
+            key=f"dial_agent:{operation.result_sid}:click-to-call",
+            call_sid=operation.result_sid,
+            params={
+                "customer_call_sid": operation.result_sid,
+                "identity": operation.params["identity"],
+                "ring_timeout": gateway.OUTBOUND_RING_SECONDS,
+            },
+        )
+
+
 def _finish(operation: Operation, status: str, *, result_sid: str = "", error: str = "") -> None:
     operation.status, operation.result_sid, operation.error = status, result_sid, error
     operation.save(update_fields=["status", "result_sid", "error", "updated_at"])
@@ -81,6 +102,7 @@ def telephony_operation_task(self, operation_id: int) -> str:
             )
             if existing:
                 _finish(operation, OperationStatus.SUCCEEDED, result_sid=existing)
+                _follow_up(operation)
                 return operation.status
         result_sid = ACTIONS[operation.kind](**operation.params)
     except Exception as exc:
@@ -95,4 +117,5 @@ def telephony_operation_task(self, operation_id: int) -> str:
         logger.error("telephony %s failed for good: %s", operation.kind, exc)
         return operation.status
     _finish(operation, OperationStatus.SUCCEEDED, result_sid=result_sid or "")
+    _follow_up(operation)
     return operation.status

@@ -102,7 +102,8 @@ def conference(request):
 def join(request):
     return _twiml(
         voice.join(
-            request.GET.get("call", ""),
+            # A customer leg we dialed out names its conference after itself.
+            request.GET.get("call") or request.POST.get("CallSid", ""),
             request.GET.get("role", "agent"),
             to=request.POST.get("To", ""),
             coach_call_sid=request.GET.get("coach", ""),

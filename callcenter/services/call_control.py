@@ -9,7 +9,7 @@ import uuid
 
 from django.db import transaction
 
-from callcenter.choices import TERMINAL_STATUSES, CallStage, CallStatus
+from callcenter.choices import TERMINAL_STATUSES, CallDirection, CallStage, CallStatus
 from callcenter.errors import InvalidInput, TransitionNotAllowed
 from callcenter.locks import lock_call
 from callcenter.models import Agent, Call, Queue
@@ -166,15 +166,44 @@ def follow_agent_leg(leg: Call, status: str) -> None:
         elif status in TERMINAL_STATUSES and leg.answered_at is None:
             parent.stage = CallStage.WAITING
             parent.save(update_fields=["stage"])
+    elif status in TERMINAL_STATUSES and leg.answered_at is None and _dialed_out(parent):
+        _hang_up(parent, reason="agent_missed")  # nobody will talk to the customer
     elif parent.stage == CallStage.CONNECTED and status in TERMINAL_STATUSES:
         others = Call.objects.filter(parent=parent, agent__isnull=False, ended_at__isnull=True)
         if not others.exclude(pk=leg.pk).exists():
-            operation_request(
-                kind=OperationKind.HANGUP,
-                key=f"last_agent_left:{parent.call_sid}",
-                call_sid=parent.call_sid,
-                params={"call_sid": parent.call_sid},
-            )
+            _hang_up(parent, reason="last_agent_left")
+
+
+def _dialed_out(call: Call) -> bool:
+    return call.direction != CallDirection.INBOUND and not call.parent_id and call.ended_at is None
+
+
+def _hang_up(call: Call, *, reason: str) -> None:
+    operation_request(
+        kind=OperationKind.HANGUP,
+        key=f"{reason}:{call.call_sid}",
+        call_sid=call.call_sid,
+        params={"call_sid": call.call_sid},
+    )
+
+
+def follow_customer_call(call: Call) -> None:
+    """A customer we dialed out ended without talking: release the agents still waiting in
+    its conference. Precondition: the caller holds the call's row lock."""
+    if call.direction == CallDirection.INBOUND or call.parent_id or call.answered_at:
+        return
+    for leg in Call.objects.filter(parent=call, agent__isnull=False, ended_at__isnull=True):
+        _hang_up(leg, reason="customer_unreached")
+
+
+@transaction.atomic
+def call_dial_out(*, agent: Agent, number: str, request_key: str | None = None) -> Operation:
+    """Click-to-call: dial `number`; the agent's softphone rings into the call's conference."""
+    return operation_request(
+        kind=OperationKind.DIAL_OUT,
+        key=f"dial_out:{agent.pk}:{request_key or uuid.uuid4().hex}",
+        params={"to": number, "identity": agent.softphone_identity},
+    )
 
 
 TRANSFER_MODES = ("cold", "warm")

@@ -25,7 +25,7 @@ from callcenter.choices import (
 from callcenter.locks import lock_call
 from callcenter.models import Agent, Call, CallbackRequest, CallEvent, Queue, Voicemail
 from callcenter.participants import AGENT_LABEL_PREFIX, CLIENT_PREFIX
-from callcenter.services.call_control import follow_agent_leg
+from callcenter.services.call_control import follow_agent_leg, follow_customer_call
 
 STATUS_RANK = {
     CallStatus.QUEUED: 0,
@@ -79,6 +79,11 @@ def _locked_call(event: TwilioEvent, *, parent_sid: str = "") -> Call:
     """
     call = lock_call(event.call_sid)
     if call is not None:
+        if call.parent_id is None and call.parent_call_sid:
+            # Its first callback raced the parent's creation: link on a later one.
+            call.parent = Call.objects.filter(call_sid=call.parent_call_sid).first()
+            if call.parent is not None:
+                _save(call, "parent")
         return call
     params = event.params
     parent_sid = params.get("ParentCallSid") or parent_sid
@@ -96,6 +101,11 @@ def _locked_call(event: TwilioEvent, *, parent_sid: str = "") -> Call:
             )
     except IntegrityError:
         pass  # created concurrently by another callback of the same call
+    else:
+        # Legs whose callbacks came first (an agent rung into a call we dialed out) join it.
+        Call.objects.filter(parent_call_sid=event.call_sid, parent__isnull=True).update(
+            parent=Call.objects.get(call_sid=event.call_sid)
+        )
     return lock_call(event.call_sid)
 
 
@@ -238,6 +248,8 @@ def call_apply_status(event: TwilioEvent, *, parent_sid: str = "") -> Call:
         _save(call, *fields)
     _settle(call)
     follow_agent_leg(call, status)
+    if status in TERMINAL_STATUSES:
+        follow_customer_call(call)
     return call
 
 

@@ -155,9 +155,9 @@ def test_hundred_calls_match_the_ground_truth(center, settings):
     legs = [c for c in everything["calls"] if c["role"] == "agent"]
     assert any(leg["status"] in ("no-answer", "busy") for leg in legs)  # misses and rejects
     assert router.offers >= len(legs)
-    assert (
-        not Operation.objects.exclude(status=OperationStatus.SUCCEEDED)
-        .exclude(kind="hangup")
-        .filter(status=OperationStatus.FAILED)
-        .exists()
-    )
+    # An operation may fail only because its call was already over (a customer who hung up
+    # while their agent answered cannot be bridged any more).
+    for operation in Operation.objects.filter(status=OperationStatus.FAILED):
+        call = Call.objects.get(call_sid=operation.call_sid)
+        assert call.ended_at is not None, (operation.kind, operation.error)
+        assert "not in-progress" in operation.error or "21220" in operation.error, operation.error
