@@ -16,4 +16,6 @@ def lock_call(call_sid: str):
     """The call's row by CallSid, locked until the transaction ends (None if unknown)."""
     from .models import Call
 
-    return Call.objects.select_for_update().filter(call_sid=call_sid).first()
+    # No ORDER BY (call_sid is unique): `.first()` would add the model's ordering.
+    found = list(Call.objects.select_for_update().filter(call_sid=call_sid).order_by()[:1])
+    return found[0] if found else None
