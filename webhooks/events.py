@@ -34,6 +34,16 @@ def _idempotency(request) -> str:
     return request.headers.get("I-Twilio-Idempotency-Token", "")
 
 
+def _context(request) -> dict:
+    """Our own context from the URL we gave Twilio: the customer call, the queue."""
+    context = {}
+    if for_sid := request.GET.get("for") or request.GET.get("call"):
+        context["for"] = for_sid
+    if (queue := request.GET.get("queue", "")).isdigit():
+        context["queue"] = int(queue)
+    return context
+
+
 def event_from(request, *, kind: str, key: str, source: str = "") -> TwilioEvent:
     params = _params(request)
     return TwilioEvent(
@@ -45,6 +55,7 @@ def event_from(request, *, kind: str, key: str, source: str = "") -> TwilioEvent
         params=params,
         sequence_number=_sequence(params.get("SequenceNumber", "")),
         twilio_timestamp=_timestamp(params.get("Timestamp", "")),
+        context=_context(request),
     )
 
 

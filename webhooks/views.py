@@ -77,24 +77,19 @@ def voicemail_done(request):
 
 @twilio_webhook
 def recording(request):
-    queue_id = request.GET.get("queue", "")
-    services.call_store_recording(
-        events.recording_event(request), queue_id=int(queue_id) if queue_id.isdigit() else None
-    )
+    services.call_callback_received(events.recording_event(request))
     return _no_content()
 
 
 @twilio_webhook
 def status(request):
-    services.call_apply_status(events.status_event(request), parent_sid=request.GET.get("for", ""))
+    services.call_callback_received(events.status_event(request))
     return _no_content()
 
 
 @twilio_webhook
 def conference(request):
-    services.call_apply_conference_event(
-        events.conference_event(request), for_call_sid=request.GET.get("call", "")
-    )
+    services.call_callback_received(events.conference_event(request))
     return _no_content()
 
 

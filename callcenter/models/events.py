@@ -34,6 +34,8 @@ class CallEvent(AppendOnlyModel):
     kind = models.CharField(max_length=40, help_text="e.g. status, enqueue-action, agent-assigned.")
     sequence_number = models.PositiveIntegerField(null=True, blank=True)
     payload = models.JSONField(default=dict, blank=True)
+    # Ours: the customer call a leg or conference serves, a recording's queue.
+    context = models.JSONField(default=dict, blank=True)
     twilio_timestamp = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 

@@ -21,17 +21,16 @@ from .call_control import (
 from .calls import (
     STATUS_RANK,
     TwilioEvent,
-    call_apply_conference_event,
-    call_apply_status,
+    call_callback_received,
     call_enqueue,
     call_enter_menu,
+    call_event_apply,
     call_event_record,
     call_left_queue,
     call_request_callback,
     call_request_queue_exit,
     call_send_to_voicemail,
     call_start_inbound,
-    call_store_recording,
 )
 
 __all__ = [
@@ -43,12 +42,12 @@ __all__ = [
     "TwilioEvent",
     "agent_set_status",
     "agents_reset_daily_counters",
-    "call_apply_conference_event",
-    "call_apply_status",
+    "call_callback_received",
     "call_connect_agent",
     "call_dial_out",
     "call_enqueue",
     "call_enter_menu",
+    "call_event_apply",
     "call_event_record",
     "call_hang_up",
     "call_left_queue",
@@ -59,7 +58,6 @@ __all__ = [
     "call_set_hold",
     "call_set_recording",
     "call_start_inbound",
-    "call_store_recording",
     "call_transfer",
     "callcenter_today",
 ]

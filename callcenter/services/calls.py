@@ -51,33 +51,83 @@ class TwilioEvent:
     params: dict = field(default_factory=dict)
     sequence_number: int | None = None
     twilio_timestamp: datetime | None = None
+    # Ours, not Twilio's: the customer call a leg or conference serves ("for"), the queue a
+    # recording belongs to ("queue"). Stored with the event, so it can be applied later.
+    context: dict = field(default_factory=dict)
+
+    @property
+    def subject_sid(self) -> str:
+        """The call the event is about: a conference event is about the customer's call."""
+        return self.context.get("for", "") if self.kind == "conference" else self.call_sid
 
 
-def call_event_record(event: TwilioEvent, call: Call | None) -> bool:
-    """Store the raw event once; False when it was already stored (a retry or duplicate).
+def call_event_record(event: TwilioEvent, call: Call | None = None) -> int | None:
+    """Store the raw event once; its id, or None when it was already stored (a duplicate).
 
     One INSERT … ON CONFLICT DO NOTHING RETURNING: a duplicate costs one statement, no
-    savepoint and no exception."""
-    table = CallEvent._meta.db_table
-    payload = CallEvent._meta.get_field("payload").get_db_prep_save(event.params, connection)
+    savepoint and no exception. Without `call`, the event is linked to its subject's row
+    when that exists, in the same statement."""
+    table, calls = CallEvent._meta.db_table, Call._meta.db_table
+    json = CallEvent._meta.get_field("payload")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (dedup_key, call_id, call_sid, source, kind, sequence_number,"  # noqa: S608 - table name from the model
-            " payload, twilio_timestamp, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            f"INSERT INTO {table} (dedup_key, call_id, call_sid, source, kind,"  # noqa: S608 - model tables
+            " sequence_number, payload, context, twilio_timestamp, received_at)"
+            f" VALUES (%s, COALESCE(%s, (SELECT id FROM {calls} WHERE call_sid = %s)),"
+            " %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
             [
                 event.dedup_key[:200],
                 call.pk if call else None,
+                event.subject_sid,
                 event.call_sid,
                 event.source,
                 event.kind,
                 event.sequence_number,
-                payload,
+                json.get_db_prep_save(event.params, connection),
+                json.get_db_prep_save(event.context, connection),
                 event.twilio_timestamp,
                 timezone.now(),
             ],
         )
-        return cursor.fetchone() is not None
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@transaction.atomic
+def call_callback_received(event: TwilioEvent) -> bool:
+    """A status, conference or recording callback: store it once and answer at once; it is
+    applied by `call_event_apply` in a task after commit. False for a duplicate."""
+    event_id = call_event_record(event)
+    if event_id is None:
+        return False
+    from callcenter.tasks import call_event_apply_task
+
+    transaction.on_commit(lambda: call_event_apply_task.delay(event_id))
+    return True
+
+
+@transaction.atomic
+def call_event_apply(*, event_id: int) -> Call | None:
+    """Merge a stored callback into its call (forward-only and order-independent)."""
+    stored = CallEvent.objects.get(pk=event_id)
+    event = TwilioEvent(
+        call_sid=stored.call_sid,
+        source=stored.source,
+        kind=stored.kind,
+        dedup_key=stored.dedup_key,
+        at=stored.received_at,
+        params=stored.payload,
+        sequence_number=stored.sequence_number,
+        twilio_timestamp=stored.twilio_timestamp,
+        context=stored.context,
+    )
+    apply = {
+        "status": _apply_status,
+        "conference": _apply_conference,
+        "recording": _apply_recording,
+    }
+    return apply[event.kind](event, stored)
 
 
 def _locked_call(event: TwilioEvent, *, parent_sid: str = "") -> Call:
@@ -130,7 +180,7 @@ def _save(call: Call, *fields: str) -> None:
 def call_start_inbound(event: TwilioEvent) -> tuple[Call, bool]:
     """Create the inbound call from the Voice URL request; (call, first time)."""
     call = _locked_call(event)
-    first = call_event_record(event, call)
+    first = call_event_record(event, call) is not None
     return call, first
 
 
@@ -176,7 +226,7 @@ def call_request_queue_exit(*, call_sid: str, exit: str) -> Call | None:
 def call_left_queue(event: TwilioEvent) -> Call:
     """Apply an <Enqueue action> result: the caller left the queue (QueueResult, QueueTime)."""
     call = _locked_call(event)
-    if not call_event_record(event, call):
+    if call_event_record(event, call) is None:
         return call
     result = event.params.get("QueueResult", "")
     call.queue_result = result
@@ -218,12 +268,9 @@ def _create_callback(call: Call) -> None:
     )
 
 
-@transaction.atomic
-def call_apply_status(event: TwilioEvent, *, parent_sid: str = "") -> Call:
-    """Merge a call-progress callback: forward-only status, earliest answer, terminal end."""
-    call = _locked_call(event, parent_sid=parent_sid)
-    if not call_event_record(event, call):
-        return call
+def _apply_status(event: TwilioEvent, stored: CallEvent) -> Call:
+    """A call-progress callback: forward-only status, earliest answer, terminal end."""
+    call = _locked_call(event, parent_sid=event.context.get("for", ""))
     status = event.params.get("CallStatus", "")
     at = event.twilio_timestamp or event.at
     fields: list[str] = []
@@ -259,12 +306,10 @@ def call_apply_status(event: TwilioEvent, *, parent_sid: str = "") -> Call:
     return call
 
 
-@transaction.atomic
-def call_store_recording(event: TwilioEvent, *, queue_id: int | None) -> Call:
+def _apply_recording(event: TwilioEvent, stored: CallEvent) -> Call:
     """A finished recording: with a queue it is a voicemail, work for that queue's agents."""
     call = _locked_call(event)
-    if not call_event_record(event, call):
-        return call
+    queue_id = event.context.get("queue")
     params = event.params
     if queue_id and params.get("RecordingStatus", "completed") == "completed":
         Voicemail.objects.get_or_create(
@@ -283,16 +328,15 @@ def call_store_recording(event: TwilioEvent, *, queue_id: int | None) -> Call:
     return call
 
 
-@transaction.atomic
-def call_apply_conference_event(event: TwilioEvent, *, for_call_sid: str) -> Call | None:
-    """Conference callbacks of the conference named after `for_call_sid` (the customer's call).
+def _apply_conference(event: TwilioEvent, stored: CallEvent) -> Call | None:
+    """A callback of the conference named after the customer's call (context "for").
 
     The call's answer, agent and hold time are recomputed from all its conference events
-    stored so far (`_conference_facts`), so they do not depend on the delivery order.
+    stored so far (`_conference_presence`), so they do not depend on the delivery order.
     """
-    call = lock_call(for_call_sid)
-    if call is None or not call_event_record(event, call):
-        return call
+    call = lock_call(event.subject_sid)
+    if call is None:
+        return None
     if event.params.get("ConferenceSid") and not call.conference_sid:
         call.conference_sid = event.params["ConferenceSid"]
         _save(call, "conference_sid")

@@ -4,6 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from django.conf import settings
+from django.test import TestCase
 from twilio.request_validator import RequestValidator
 
 from tests.factories import PhoneNumberFactory, QueueFactory
@@ -29,7 +30,10 @@ class Twilio:
         }
         for name, value in (headers or {}).items():
             extra["HTTP_" + name.upper().replace("-", "_")] = value
-        return self.client.post(path, params, **extra)
+        # Callbacks are applied by a task on commit; the test's transaction never commits,
+        # so run what the request queued on commit, as the committed request would.
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return self.client.post(path, params, **extra)
 
     def twiml(self, path: str, params: dict) -> ET.Element:
         response = self.post(path, params)
