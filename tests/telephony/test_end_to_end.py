@@ -18,7 +18,7 @@ from callcenter.errors import TransitionNotAllowed
 from callcenter.models import Agent, Call, CallbackRequest, Queue, Voicemail
 from callcenter.services import call_connect_agent
 from telephony.models import Operation, OperationStatus
-from telephony.simulator.config import AgentBehaviour, CallerBehaviour
+from telephony.simulator.config import AgentBehaviour, CallerBehaviour, ChaosConfig
 from telephony.simulator.from_settings import config_from_settings
 from telephony.simulator.thread import SimulatorThread
 
@@ -88,7 +88,18 @@ def center(live_server, settings):
     return live_server
 
 
-def test_hundred_calls_match_the_ground_truth(center, settings):
+# Twilio's at-least-once delivery: the same run with callbacks duplicated and delayed so they
+# arrive out of order must end in the same accounting.
+CHAOS = {
+    "in-order": ChaosConfig(),
+    "duplicated-and-late": ChaosConfig(
+        duplicate_probability=0.25, delay_probability=0.25, max_delay_seconds=20
+    ),
+}
+
+
+@pytest.mark.parametrize("chaos", CHAOS.values(), ids=CHAOS.keys())
+def test_hundred_calls_match_the_ground_truth(center, settings, chaos):
     simulator = SimulatorThread(
         config_from_settings(
             number="+15005550006",
@@ -97,6 +108,7 @@ def test_hundred_calls_match_the_ground_truth(center, settings):
             seed=7,
             speed=SPEED,
             callers=CallerBehaviour(patience_mean_seconds=200, callback_probability=0.2),
+            chaos=chaos,
             agents=AgentBehaviour(
                 miss_probability=0.12, reject_probability=0.05, talk_median_seconds=60
             ),
