@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "realtime",
     "callcenter",
     "telephony",
+    "routing",
     "webhooks",
 ]
 

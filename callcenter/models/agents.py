@@ -37,6 +37,8 @@ class Agent(models.Model):
         default=timezone.now, help_text="Since when the agent has had no call (longest idle)."
     )
     last_call_ended_at = models.DateTimeField(null=True, blank=True)
+    # Round-robin resumes after the agent offered a call longest ago.
+    last_offered_at = models.DateTimeField(null=True, blank=True)
     calls_answered_today = models.PositiveIntegerField(default=0)
     talk_seconds_today = models.PositiveIntegerField(default=0)
     counters_date = models.DateField(null=True, blank=True)

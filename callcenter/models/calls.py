@@ -101,6 +101,14 @@ class Call(models.Model):
                 condition=WAITING,
                 name="call_waiting_queue_order_idx",
             ),
+            # Routing: every queue's waiting callers in one service order (global fairness).
+            models.Index(
+                F("priority").desc(),
+                F("enqueued_at").asc(),
+                F("id").asc(),
+                condition=WAITING,
+                name="call_waiting_global_order_idx",
+            ),
             # Dashboards: calls not yet ended.
             models.Index(fields=["created_at"], condition=ACTIVE, name="call_active_created_idx"),
             # API lists and history by time, by queue, by agent.

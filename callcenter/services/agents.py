@@ -132,3 +132,41 @@ def agents_reset_daily_counters(*, today: date | None = None) -> int:
     today = today or callcenter_today()
     stale = Agent.objects.filter(Q(counters_date__lt=today) | Q(counters_date__isnull=True))
     return stale.update(calls_answered_today=0, talk_seconds_today=0, counters_date=today)
+
+
+def agent_change_activity(
+    *,
+    agent: Agent,
+    activity: str,
+    active_calls_delta: int = 0,
+    at: datetime | None = None,
+    reason: str = "",
+    offered: bool = False,
+) -> Agent:
+    """The system moves the agent's activity (offered, on call, wrap-up, idle) and active-call
+    count, with its audit row; the database CHECK refuses more calls than capacity.
+    Precondition: the caller holds the agent's row lock (locks.lock_agent), in a transaction."""
+    at = at or timezone.now()
+    before = (agent.status, agent.activity)
+    agent.active_calls += active_calls_delta
+    fields = ["active_calls"]
+    if activity != agent.activity:
+        agent.activity, agent.activity_changed_at = activity, at
+        fields += ["activity", "activity_changed_at"]
+        if activity == AgentActivity.IDLE:
+            agent.idle_since = at
+            fields.append("idle_since")
+    if offered:
+        agent.last_offered_at = at
+        fields.append("last_offered_at")
+    agent.save(update_fields=fields)
+    if before[1] != agent.activity:
+        _record(
+            agent=agent,
+            before=before,
+            reason=reason,
+            source=StatusEventSource.SYSTEM,
+            acting_user=None,
+            at=at,
+        )
+    return agent

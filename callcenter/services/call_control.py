@@ -39,25 +39,36 @@ def agent_leg(call: Call) -> Call | None:
     )
 
 
-@transaction.atomic
-def call_connect_agent(*, call_id: int, agent: Agent, ring_timeout: int | None = None) -> Call:
-    """Offer the waiting call to `agent`: ring their softphone; when the agent's leg answers,
-    the customer is bridged into the call's conference (call_apply_status)."""
-    call = lock_call(Call.objects.values_list("call_sid", flat=True).get(pk=call_id))
-    if call.stage != CallStage.WAITING:
-        raise TransitionNotAllowed("The call is not waiting in a queue.", code="not_waiting")
+def call_offer_to_agent(*, call: Call, agent: Agent, ring_timeout: int, offer_key: str) -> None:
+    """Ring `agent`'s softphone for the waiting `call` (after commit); when the agent's leg
+    answers, the customer is bridged into the call's conference (follow_agent_leg).
+    Precondition: the caller holds the call's row lock and the call is waiting."""
     call.stage = CallStage.OFFERED
     call.save(update_fields=["stage"])
-    offers = Operation.objects.filter(call_sid=call.call_sid, kind=OperationKind.DIAL_AGENT)
     operation_request(
         kind=OperationKind.DIAL_AGENT,
-        key=f"dial_agent:{call.call_sid}:{agent.pk}:{offers.count()}",
+        key=f"dial_agent:{call.call_sid}:{offer_key}",
         call_sid=call.call_sid,
         params={
             "customer_call_sid": call.call_sid,
             "identity": agent.softphone_identity,
-            "ring_timeout": ring_timeout or call.queue.ring_timeout_seconds,
+            "ring_timeout": ring_timeout,
         },
+    )
+
+
+@transaction.atomic
+def call_connect_agent(*, call_id: int, agent: Agent, ring_timeout: int | None = None) -> Call:
+    """Offer the waiting call to a chosen agent (no reservation: routing makes those)."""
+    call = lock_call(Call.objects.values_list("call_sid", flat=True).get(pk=call_id))
+    if call.stage != CallStage.WAITING:
+        raise TransitionNotAllowed("The call is not waiting in a queue.", code="not_waiting")
+    offers = Operation.objects.filter(call_sid=call.call_sid, kind=OperationKind.DIAL_AGENT)
+    call_offer_to_agent(
+        call=call,
+        agent=agent,
+        ring_timeout=ring_timeout or call.queue.ring_timeout_seconds,
+        offer_key=f"{agent.pk}:{offers.count()}",
     )
     return call
 

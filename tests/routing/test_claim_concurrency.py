@@ -1,0 +1,69 @@
+"""Concurrent routers never double-book: threads released together at a barrier, with a pause
+between choosing and writing to widen every race, repeated."""
+
+import threading
+import time
+from collections import Counter
+
+import pytest
+from django.db import connection
+
+import routing.services
+from callcenter.models import Agent
+from routing.models import Reservation
+from routing.services import routing_claim_next
+from tests.factories import AgentFactory, QueueFactory, waiting_call
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+ROUTERS, ROUNDS = 8, 5
+
+
+@pytest.fixture
+def race_pause(monkeypatch):
+    monkeypatch.setattr(routing.services, "race_pause", lambda: time.sleep(0.005))
+
+
+def run_routers() -> tuple[list, list[Exception]]:
+    barrier = threading.Barrier(ROUTERS)
+    claims, errors = [], []
+
+    def router():
+        try:
+            barrier.wait()
+            while (reservation := routing_claim_next()) is not None:
+                claims.append(reservation.pk)
+        except Exception as exc:  # pragma: no cover - reported by the assertion
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=router) for _ in range(ROUTERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return claims, errors
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_no_double_booking_under_concurrent_routers(race_pause, round_):
+    # The rings after commit reach no Twilio here and fail fast: only the claims count.
+    sales, support = QueueFactory(), QueueFactory()
+    agents = [AgentFactory(queues=[sales, support]) for _ in range(5)]
+    roomy = agents[0]
+    Agent.objects.filter(pk__in=[a.pk for a in agents]).update(status="available")
+    Agent.objects.filter(pk=roomy.pk).update(max_concurrent_calls=2)
+    for i in range(12):
+        waiting_call(sales if i % 2 else support)
+
+    claims, errors = run_routers()
+
+    assert not errors
+    reservations = list(Reservation.objects.all())
+    assert sorted(claims) == sorted(r.pk for r in reservations)  # every claim accounted for
+    per_call = Counter(r.call_id for r in reservations)
+    assert max(per_call.values()) == 1  # no call offered twice
+    per_agent = Counter(r.agent_id for r in reservations)
+    assert len(reservations) == len(agents)  # one ringing offer per agent, five agents
+    for agent in Agent.objects.all():
+        assert agent.active_calls == per_agent[agent.pk] <= agent.max_concurrent_calls
