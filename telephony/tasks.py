@@ -23,6 +23,9 @@ CREATES = {
     OperationKind.DIAL_AGENT: lambda p: f"client:{p['identity']}",
     OperationKind.DIAL_OUT: lambda p: p["to"],
 }
+# Twilio errors that mean the operation's goal already holds: hanging up a call that has
+# already ended (21220: the call is not in progress) is done, not failed.
+ALREADY_DONE = {OperationKind.HANGUP: {21220}}
 ACTIONS = {
     OperationKind.DIAL_AGENT: gateway.dial_agent,
     OperationKind.DIAL_OUT: gateway.dial_out,
@@ -106,6 +109,9 @@ def telephony_operation_task(self, operation_id: int) -> str:
                 return operation.status
         result_sid = ACTIONS[operation.kind](**operation.params)
     except Exception as exc:
+        if getattr(exc, "code", None) in ALREADY_DONE.get(operation.kind, ()):
+            _finish(operation, OperationStatus.SUCCEEDED, error=f"already done: {exc}"[:1000])
+            return operation.status
         if is_transient(exc) and operation.attempts < MAX_ATTEMPTS:
             operation.error = f"{type(exc).__name__}: {exc}"[:1000]
             operation.save(update_fields=["error", "updated_at"])

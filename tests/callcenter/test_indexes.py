@@ -51,6 +51,9 @@ def test_waiting_calls_use_the_waiting_partial_index():
         ended_call(queue)
     for _ in range(5):
         waiting_call(queue)
+    other = QueueFactory()
+    for _ in range(60):  # other queues' callers: the per-queue index is the selective one
+        waiting_call(other)
     query = Call.objects.waiting_in_queue(queue.pk)[:10]
     assert "call_waiting_queue_order_idx" in plan_indexes(query)
 

@@ -33,17 +33,21 @@ def world(live_server, settings):
                 base_url=live_server.url,
                 rest_port=0,
                 seed=3,
-                speed=20,
+                # Slow enough that a loaded machine still lets both sides meet before the
+                # customer's (simulated) minute of talk is over.
+                speed=10,
                 agents=AgentBehaviour(
                     miss_probability=0,
                     reject_probability=0,
                     hang_up_probability=0,
                     answer_delay_median_seconds=1,
+                    alone_patience_seconds=120,
                 ),
                 customers=CustomerBehaviour(
                     answer_probability=answer_probability,
                     busy_probability=0,
-                    talk_median_seconds=30,
+                    talk_median_seconds=60,
+                    alone_patience_seconds=120,
                 ),
             )
         )

@@ -127,3 +127,21 @@ def test_twilio_is_never_called_inside_a_transaction(twilio):
 def test_backoff_grows_and_is_capped():
     assert [backoff_seconds(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
     assert backoff_seconds(20) == 30.0
+
+
+def test_hanging_up_an_ended_call_is_already_done(twilio):
+    twilio()
+    call = twilio_client().calls.create(
+        to="+15551230000", from_="+15005550006", url="http://127.0.0.1:9/twiml"
+    )
+    twilio_client().calls(call.sid).update(status="completed")
+    with transaction.atomic():
+        operation = operation_request(
+            kind=OperationKind.HANGUP,
+            key="hangup:again",
+            call_sid=call.sid,
+            params={"call_sid": call.sid},
+        )
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.SUCCEEDED
+    assert operation.error.startswith("already done")
