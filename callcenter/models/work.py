@@ -27,24 +27,23 @@ class WorkItem(models.Model):
 
     class Meta:
         abstract = True
+        ordering = ["-created_at"]
+        indexes = [
+            # Routing: a queue's waiting work, priority then the caller's original place.
+            models.Index(
+                F("queue"),
+                F("priority").desc(),
+                F("enqueued_at").asc(),
+                condition=WORK_WAITING,
+                name="%(class)s_waiting_idx",
+            ),
+        ]
 
 
 class Voicemail(WorkItem):
     recording_sid = models.CharField(max_length=64, unique=True)
     recording_url = models.URLField(max_length=500)
     duration_seconds = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [
-            models.Index(
-                F("queue"),
-                F("priority").desc(),
-                F("enqueued_at").asc(),
-                condition=WORK_WAITING,
-                name="voicemail_waiting_order_idx",
-            ),
-        ]
 
     def __str__(self) -> str:
         return self.recording_sid
@@ -55,18 +54,6 @@ class CallbackRequest(WorkItem):
 
     number = models.CharField(max_length=32)
     attempts = models.PositiveSmallIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [
-            models.Index(
-                F("queue"),
-                F("priority").desc(),
-                F("enqueued_at").asc(),
-                condition=WORK_WAITING,
-                name="callback_waiting_order_idx",
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"callback {self.pk}"

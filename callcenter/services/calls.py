@@ -8,25 +8,29 @@ the accumulated facts whenever one arrives after the end.
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from callcenter.choices import (
     TERMINAL_STATUSES,
     CallDirection,
-    CallOutcome,
     CallStage,
     CallStatus,
     QueueExit,
     WorkStatus,
 )
 from callcenter.locks import lock_call
-from callcenter.models import Agent, Call, CallbackRequest, CallEvent, Queue, Voicemail
-from callcenter.participants import AGENT_LABEL_PREFIX, CLIENT_PREFIX
+from callcenter.models import Call, CallbackRequest, CallEvent, Queue, Voicemail
 from callcenter.services.call_control import follow_agent_leg, follow_customer_call
+from callcenter.services.call_facts import (
+    QUEUE_FAILURES,
+    agent_for,
+    apply_conference_facts,
+    save_fields,
+    settle,
+)
 
 STATUS_RANK = {
     CallStatus.QUEUED: 0,
@@ -35,8 +39,6 @@ STATUS_RANK = {
     CallStatus.IN_PROGRESS: 3,
     **dict.fromkeys(TERMINAL_STATUSES, 4),
 }
-# <Enqueue> results after which the caller is no longer waiting for an agent.
-QUEUE_FAILURES = frozenset({"error", "system-error"})
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def _locked_call(event: TwilioEvent, *, parent_sid: str = "") -> Call:
             # Its first callback raced the parent's creation: link on a later one.
             call.parent = Call.objects.filter(call_sid=call.parent_call_sid).first()
             if call.parent is not None:
-                _save(call, "parent")
+                save_fields(call, "parent")
         return call
     params = event.params
     parent_sid = params.get("ParentCallSid") or parent_sid
@@ -156,24 +158,13 @@ def _locked_call(event: TwilioEvent, *, parent_sid: str = "") -> Call:
                 direction=params.get("Direction") or CallDirection.INBOUND,
                 from_number=params.get("From", ""),
                 to_number=params.get("To", ""),
-                agent=_agent_for(params.get("To", "")),
+                agent=agent_for(params.get("To", "")),
                 created_at=event.twilio_timestamp or event.at,
             )
         ],
         ignore_conflicts=True,
     )
     return lock_call(event.call_sid)
-
-
-def _agent_for(to: str) -> Agent | None:
-    """The agent whose softphone a leg rings (`client:<identity>`)."""
-    if not to.startswith(CLIENT_PREFIX):
-        return None
-    return Agent.objects.filter(softphone_identity=to.removeprefix(CLIENT_PREFIX)).first()
-
-
-def _save(call: Call, *fields: str) -> None:
-    call.save(update_fields=sorted(set(fields)))
 
 
 @transaction.atomic
@@ -189,7 +180,7 @@ def call_enter_menu(*, call_sid: str) -> None:
     call = lock_call(call_sid)
     if call is not None and call.stage == CallStage.NEW:
         call.stage = CallStage.MENU
-        _save(call, "stage")
+        save_fields(call, "stage")
 
 
 @transaction.atomic
@@ -207,7 +198,7 @@ def call_enqueue(event: TwilioEvent, *, queue: Queue) -> Call:
     call.priority = max(call.priority, 0)
     call.stage = CallStage.WAITING
     call.queue_exit = QueueExit.NONE
-    _save(call, "queue", "enqueued_at", "priority", "stage", "queue_exit")
+    save_fields(call, "queue", "enqueued_at", "priority", "stage", "queue_exit")
     return call
 
 
@@ -218,7 +209,7 @@ def call_request_queue_exit(*, call_sid: str, exit: str) -> Call | None:
     if call is None or call.stage != CallStage.WAITING:
         return call
     call.queue_exit = exit
-    _save(call, "queue_exit")
+    save_fields(call, "queue_exit")
     return call
 
 
@@ -238,8 +229,8 @@ def call_left_queue(event: TwilioEvent) -> Call:
         fields.append("stage")
         if call.stage == CallStage.NEW and call.queue_exit == QueueExit.CALLBACK:
             _create_callback(call)
-    _save(call, *fields)
-    _settle(call)
+    save_fields(call, *fields)
+    settle(call)
     return call
 
 
@@ -298,8 +289,8 @@ def _apply_status(event: TwilioEvent, stored: CallEvent) -> Call:
         call.status = status
         fields.append("status")
     if fields:
-        _save(call, *fields)
-    _settle(call)
+        save_fields(call, *fields)
+    settle(call)
     follow_agent_leg(call, status)
     if status in TERMINAL_STATUSES:
         follow_customer_call(call)
@@ -324,7 +315,7 @@ def _apply_recording(event: TwilioEvent, stored: CallEvent) -> Call:
                 "status": WorkStatus.WAITING,
             },
         )
-        _settle(call)
+        settle(call)
     return call
 
 
@@ -339,121 +330,10 @@ def _apply_conference(event: TwilioEvent, stored: CallEvent) -> Call | None:
         return None
     if event.params.get("ConferenceSid") and not call.conference_sid:
         call.conference_sid = event.params["ConferenceSid"]
-        _save(call, "conference_sid")
-    _apply_conference_facts(call)
-    _settle(call)
+        save_fields(call, "conference_sid")
+    apply_conference_facts(call)
+    settle(call)
     return call
-
-
-@dataclass
-class _Presence:
-    joined: datetime | None = None
-    left: datetime | None = None
-    label: str = ""
-    held_since: datetime | None = None
-    held_seconds: float = 0.0
-
-
-def _conference_presence(call: Call) -> dict[str, _Presence]:
-    """Each participant's join, leave and hold time, replayed in Twilio's time order."""
-    events = CallEvent.objects.filter(call=call, kind="conference").only(
-        "payload", "twilio_timestamp", "received_at", "id"
-    )
-    presence: dict[str, _Presence] = {}
-    for event in sorted(events, key=lambda e: (e.twilio_timestamp or e.received_at, e.id)):
-        at, params = event.twilio_timestamp or event.received_at, event.payload
-        who = presence.setdefault(params.get("CallSid", ""), _Presence())
-        who.label = who.label or params.get("ParticipantLabel", "")
-        kind = params.get("StatusCallbackEvent", "")
-        if kind == "participant-join":
-            who.joined = min(who.joined or at, at)
-        elif kind == "participant-leave":
-            who.left = max(who.left or at, at)
-        elif kind == "participant-hold":
-            who.held_since = who.held_since or at
-        elif kind == "participant-unhold" and who.held_since is not None:
-            who.held_seconds += (at - who.held_since).total_seconds()
-            who.held_since = None
-    return presence
-
-
-def _apply_conference_facts(call: Call) -> None:
-    """The customer is answered when an agent's leg and the customer are both in the
-    conference: at the later of the two joins, for the first agent who overlapped."""
-    presence = _conference_presence(call)
-    customer = presence.get(call.call_sid)
-    answered_at, agent = None, None
-    if customer is not None and customer.joined is not None:
-        gone = min(t for t in (customer.left, call.ended_at, datetime.max.replace(tzinfo=UTC)) if t)
-        for leg in sorted(presence.values(), key=lambda p: p.joined or gone):
-            if not leg.label.startswith(AGENT_LABEL_PREFIX) or leg.joined is None:
-                continue
-            meets = max(customer.joined, leg.joined)
-            if meets < gone and (leg.left is None or leg.left > customer.joined):
-                answered_at = max(meets, call.created_at)
-                agent = _agent_for(CLIENT_PREFIX + leg.label.removeprefix(AGENT_LABEL_PREFIX))
-                break
-    hold = 0.0
-    if customer is not None:
-        hold = customer.held_seconds
-        if customer.held_since is not None and call.ended_at:
-            hold += max(0.0, (call.ended_at - customer.held_since).total_seconds())
-    call.answered_at, call.agent, call.hold_seconds = answered_at, agent, int(hold)
-    fields = ["answered_at", "agent", "hold_seconds"]
-    if answered_at and call.stage in (CallStage.WAITING, CallStage.OFFERED, CallStage.NEW):
-        call.stage = CallStage.CONNECTED
-        fields.append("stage")
-    _save(call, *fields)
-
-
-def _settle(call: Call) -> None:
-    """Derive the ended call's talk time and outcome from its facts (order-independent)."""
-    if call.stage != CallStage.ENDED:
-        return
-    if call.conference_sid:
-        _apply_conference_facts(call)  # the end bounds the answer and an open hold
-    fields = []
-    if call.direction == CallDirection.INBOUND and call.answered_at and call.ended_at:
-        talk = max(0, int((call.ended_at - call.answered_at).total_seconds()) - call.hold_seconds)
-        if call.talk_seconds != talk:
-            call.talk_seconds = talk
-            fields.append("talk_seconds")
-    if call.queue_id and call.wait_seconds is None and call.enqueued_at:
-        left = call.answered_at or call.ended_at
-        call.wait_seconds = max(0, int((left - call.enqueued_at).total_seconds()))
-        fields.append("wait_seconds")
-    outcome = _outcome(call)
-    if outcome != call.outcome:
-        call.outcome = outcome
-        fields.append("outcome")
-    if fields:
-        _save(call, *fields)
-
-
-def _outcome(call: Call) -> str:
-    if call.queue_id is None:
-        return ""  # outcomes describe queue entries (agents' legs, menu hang-ups: none)
-    if call.answered_at:
-        return CallOutcome.ANSWERED
-    # One query for the facts an unanswered queue entry's outcome depends on.
-    callback, voicemail, threshold = (
-        Call.objects.filter(pk=call.pk)
-        .annotate(
-            callback=Exists(CallbackRequest.objects.filter(call=OuterRef("pk"))),
-            voicemail=Exists(Voicemail.objects.filter(call=OuterRef("pk"))),
-        )
-        .values_list("callback", "voicemail", "queue__short_abandon_seconds")
-        .get()
-    )
-    if callback:
-        return CallOutcome.CALLBACK
-    if voicemail:
-        return CallOutcome.VOICEMAIL
-    if call.queue_result in QUEUE_FAILURES:
-        return CallOutcome.FAILED
-    if call.wait_seconds is not None and call.wait_seconds < threshold:
-        return CallOutcome.SHORT_ABANDONED
-    return CallOutcome.ABANDONED
 
 
 @transaction.atomic
@@ -467,7 +347,7 @@ def call_send_to_voicemail(*, call_sid: str, queue: Queue) -> Call | None:
         call.enqueued_at = None
     call.enqueued_at = call.enqueued_at or max(timezone.now(), call.created_at)
     call.stage = CallStage.VOICEMAIL
-    _save(call, "queue", "enqueued_at", "stage")
+    save_fields(call, "queue", "enqueued_at", "stage")
     return call
 
 
@@ -482,6 +362,6 @@ def call_request_callback(*, call_sid: str, queue: Queue) -> Call | None:
         call.enqueued_at = max(timezone.now(), call.created_at)
     call.queue_exit = QueueExit.CALLBACK
     call.stage = CallStage.NEW
-    _save(call, "queue", "enqueued_at", "queue_exit", "stage")
+    save_fields(call, "queue", "enqueued_at", "queue_exit", "stage")
     _create_callback(call)
     return call

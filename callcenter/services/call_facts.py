@@ -1,0 +1,139 @@
+"""What an ended or connected call's facts add up to: answer, agent, hold, talk, outcome.
+
+Everything here is recomputed from the call's stored rows and events, never accumulated, so
+the result is the same whatever order Twilio's callbacks arrived in.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db.models import Exists, OuterRef
+
+from callcenter.choices import CallDirection, CallOutcome, CallStage
+from callcenter.models import Agent, Call, CallbackRequest, CallEvent, Voicemail
+from callcenter.participants import AGENT_LABEL_PREFIX, CLIENT_PREFIX
+
+# <Enqueue> results after which the caller is no longer waiting for an agent.
+QUEUE_FAILURES = frozenset({"error", "system-error"})
+
+
+def agent_for(to: str) -> Agent | None:
+    """The agent whose softphone a leg rings (`client:<identity>`)."""
+    if not to.startswith(CLIENT_PREFIX):
+        return None
+    return Agent.objects.filter(softphone_identity=to.removeprefix(CLIENT_PREFIX)).first()
+
+
+def save_fields(call: Call, *fields: str) -> None:
+    call.save(update_fields=sorted(set(fields)))
+
+
+@dataclass
+class _Presence:
+    joined: datetime | None = None
+    left: datetime | None = None
+    label: str = ""
+    held_since: datetime | None = None
+    held_seconds: float = 0.0
+
+
+def _conference_presence(call: Call) -> dict[str, _Presence]:
+    """Each participant's join, leave and hold time, replayed in Twilio's time order."""
+    events = CallEvent.objects.filter(call=call, kind="conference").only(
+        "payload", "twilio_timestamp", "received_at", "id"
+    )
+    presence: dict[str, _Presence] = {}
+    for event in sorted(events, key=lambda e: (e.twilio_timestamp or e.received_at, e.id)):
+        at, params = event.twilio_timestamp or event.received_at, event.payload
+        who = presence.setdefault(params.get("CallSid", ""), _Presence())
+        who.label = who.label or params.get("ParticipantLabel", "")
+        kind = params.get("StatusCallbackEvent", "")
+        if kind == "participant-join":
+            who.joined = min(who.joined or at, at)
+        elif kind == "participant-leave":
+            who.left = max(who.left or at, at)
+        elif kind == "participant-hold":
+            who.held_since = who.held_since or at
+        elif kind == "participant-unhold" and who.held_since is not None:
+            who.held_seconds += (at - who.held_since).total_seconds()
+            who.held_since = None
+    return presence
+
+
+def apply_conference_facts(call: Call) -> None:
+    """The customer is answered when an agent's leg and the customer are both in the
+    conference: at the later of the two joins, for the first agent who overlapped."""
+    presence = _conference_presence(call)
+    customer = presence.get(call.call_sid)
+    answered_at, agent = None, None
+    if customer is not None and customer.joined is not None:
+        gone = min(t for t in (customer.left, call.ended_at, datetime.max.replace(tzinfo=UTC)) if t)
+        for leg in sorted(presence.values(), key=lambda p: p.joined or gone):
+            if not leg.label.startswith(AGENT_LABEL_PREFIX) or leg.joined is None:
+                continue
+            meets = max(customer.joined, leg.joined)
+            if meets < gone and (leg.left is None or leg.left > customer.joined):
+                answered_at = max(meets, call.created_at)
+                agent = agent_for(CLIENT_PREFIX + leg.label.removeprefix(AGENT_LABEL_PREFIX))
+                break
+    hold = 0.0
+    if customer is not None:
+        hold = customer.held_seconds
+        if customer.held_since is not None and call.ended_at:
+            hold += max(0.0, (call.ended_at - customer.held_since).total_seconds())
+    call.answered_at, call.agent, call.hold_seconds = answered_at, agent, int(hold)
+    fields = ["answered_at", "agent", "hold_seconds"]
+    if answered_at and call.stage in (CallStage.WAITING, CallStage.OFFERED, CallStage.NEW):
+        call.stage = CallStage.CONNECTED
+        fields.append("stage")
+    save_fields(call, *fields)
+
+
+def settle(call: Call) -> None:
+    """Derive the ended call's talk time and outcome from its facts (order-independent)."""
+    if call.stage != CallStage.ENDED:
+        return
+    if call.conference_sid:
+        apply_conference_facts(call)  # the end bounds the answer and an open hold
+    fields = []
+    if call.direction == CallDirection.INBOUND and call.answered_at and call.ended_at:
+        talk = max(0, int((call.ended_at - call.answered_at).total_seconds()) - call.hold_seconds)
+        if call.talk_seconds != talk:
+            call.talk_seconds = talk
+            fields.append("talk_seconds")
+    if call.queue_id and call.wait_seconds is None and call.enqueued_at:
+        left = call.answered_at or call.ended_at
+        call.wait_seconds = max(0, int((left - call.enqueued_at).total_seconds()))
+        fields.append("wait_seconds")
+    outcome = _outcome(call)
+    if outcome != call.outcome:
+        call.outcome = outcome
+        fields.append("outcome")
+    if fields:
+        save_fields(call, *fields)
+
+
+def _outcome(call: Call) -> str:
+    if call.queue_id is None:
+        return ""  # outcomes describe queue entries (agents' legs, menu hang-ups: none)
+    if call.answered_at:
+        return CallOutcome.ANSWERED
+    # One query for the facts an unanswered queue entry's outcome depends on.
+    callback, voicemail, threshold = (
+        Call.objects.filter(pk=call.pk)
+        .annotate(
+            callback=Exists(CallbackRequest.objects.filter(call=OuterRef("pk"))),
+            voicemail=Exists(Voicemail.objects.filter(call=OuterRef("pk"))),
+        )
+        .values_list("callback", "voicemail", "queue__short_abandon_seconds")
+        .get()
+    )
+    if callback:
+        return CallOutcome.CALLBACK
+    if voicemail:
+        return CallOutcome.VOICEMAIL
+    if call.queue_result in QUEUE_FAILURES:
+        return CallOutcome.FAILED
+    if call.wait_seconds is not None and call.wait_seconds < threshold:
+        return CallOutcome.SHORT_ABANDONED
+    return CallOutcome.ABANDONED
