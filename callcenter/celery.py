@@ -16,6 +16,10 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    "routing-sweep": {
+        "task": "routing.tasks.routing_sweep_task",
+        "schedule": timedelta(seconds=5),
+    },
     "agents-reset-daily-counters": {
         "task": "callcenter.tasks.agents_reset_daily_counters_task",
         "schedule": timedelta(minutes=5),

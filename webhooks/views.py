@@ -12,6 +12,7 @@ from callcenter.models import Call, Queue
 
 from . import events, voice
 from .security import twilio_webhook
+from .tasks import callback_apply_task
 
 
 def _twiml(document: str) -> HttpResponse:
@@ -25,6 +26,15 @@ def _no_content() -> HttpResponse:
 def _queue(request) -> Queue:
     queue_id = request.GET.get("queue", "")
     return get_object_or_404(Queue, pk=int(queue_id) if queue_id.isdigit() else 0)
+
+
+def _store_then_apply(event) -> HttpResponse:
+    """Store the callback once (committed on return: views run in autocommit) and answer at
+    once; a task applies it. A duplicate is answered the same and applied no more."""
+    event_id = services.call_event_record(event)
+    if event_id is not None:
+        callback_apply_task.delay(event_id)
+    return _no_content()
 
 
 def _call(request) -> Call | None:
@@ -77,20 +87,17 @@ def voicemail_done(request):
 
 @twilio_webhook
 def recording(request):
-    services.call_callback_received(events.recording_event(request))
-    return _no_content()
+    return _store_then_apply(events.recording_event(request))
 
 
 @twilio_webhook
 def status(request):
-    services.call_callback_received(events.status_event(request))
-    return _no_content()
+    return _store_then_apply(events.status_event(request))
 
 
 @twilio_webhook
 def conference(request):
-    services.call_callback_received(events.conference_event(request))
-    return _no_content()
+    return _store_then_apply(events.conference_event(request))
 
 
 @twilio_webhook

@@ -4,6 +4,7 @@ Each function takes the request's call and returns a TwiML document (telephony.t
 state changes go through callcenter.services.
 """
 
+from django.db import transaction
 from django.utils import timezone
 
 from callcenter import selectors, services
@@ -11,6 +12,7 @@ from callcenter.choices import MaxWaitAction, QueueExit
 from callcenter.models import Call, Menu, PhoneNumber, Queue
 from callcenter.participants import CLIENT_PREFIX, agent_participant_label
 from callcenter.services import TwilioEvent
+from routing.tasks import routing_run_task
 from telephony import twiml
 from telephony.webhook_urls import twilio_url
 
@@ -84,6 +86,7 @@ def to_queue(event: TwilioEvent, call: Call, queue: Queue, *, greeting: str = ""
     if queue.max_size and selectors.queue_waiting_count(queue.pk) >= queue.max_size:
         return _instead_of_waiting(event, call, queue)
     services.call_enqueue(event, queue=queue)
+    transaction.on_commit(routing_run_task.delay)  # a new caller: offer it if someone is free
     return twiml.enqueue(
         queue_name=queue.twilio_queue_name,
         greeting=greeting or queue.greeting,

@@ -23,7 +23,6 @@ from .call_control import (
 from .calls import (
     STATUS_RANK,
     TwilioEvent,
-    call_callback_received,
     call_enqueue,
     call_enter_menu,
     call_event_apply,
@@ -45,7 +44,6 @@ __all__ = [
     "agent_change_activity",
     "agent_set_status",
     "agents_reset_daily_counters",
-    "call_callback_received",
     "call_connect_agent",
     "call_dial_out",
     "call_enqueue",

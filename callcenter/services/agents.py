@@ -142,6 +142,8 @@ def agent_change_activity(
     at: datetime | None = None,
     reason: str = "",
     offered: bool = False,
+    wrap_up_until: datetime | None = None,
+    answered_talk_seconds: int | None = None,
 ) -> Agent:
     """The system moves the agent's activity (offered, on call, wrap-up, idle) and active-call
     count, with its audit row; the database CHECK refuses more calls than capacity.
@@ -159,6 +161,22 @@ def agent_change_activity(
     if offered:
         agent.last_offered_at = at
         fields.append("last_offered_at")
+    agent.wrap_up_until = wrap_up_until if activity == AgentActivity.WRAP_UP else None
+    fields.append("wrap_up_until")
+    if answered_talk_seconds is not None:
+        # A call just ended: today's counters (reset daily) and the end time strategies read.
+        if agent.counters_date != callcenter_today(at):
+            agent.counters_date = callcenter_today(at)
+            agent.calls_answered_today, agent.talk_seconds_today = 0, 0
+        agent.calls_answered_today += 1
+        agent.talk_seconds_today += answered_talk_seconds
+        agent.last_call_ended_at = at
+        fields += [
+            "counters_date",
+            "calls_answered_today",
+            "talk_seconds_today",
+            "last_call_ended_at",
+        ]
     agent.save(update_fields=fields)
     if before[1] != agent.activity:
         _record(

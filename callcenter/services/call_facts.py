@@ -12,6 +12,7 @@ from django.db.models import Exists, OuterRef
 from callcenter.choices import CallDirection, CallOutcome, CallStage
 from callcenter.models import Agent, Call, CallbackRequest, CallEvent, Voicemail
 from callcenter.participants import AGENT_LABEL_PREFIX, CLIENT_PREFIX
+from telephony.models import Operation, OperationKind
 
 # <Enqueue> results after which the caller is no longer waiting for an agent.
 QUEUE_FAILURES = frozenset({"error", "system-error"})
@@ -134,6 +135,14 @@ def _outcome(call: Call) -> str:
         return CallOutcome.VOICEMAIL
     if call.queue_result in QUEUE_FAILURES:
         return CallOutcome.FAILED
+    if call.queue_result == "redirected" and _hung_up_by_us(call):
+        # Taken out of the queue for an agent who then was not there, and hung up by us:
+        # lost by us, not abandoned by the caller.
+        return CallOutcome.FAILED
     if call.wait_seconds is not None and call.wait_seconds < threshold:
         return CallOutcome.SHORT_ABANDONED
     return CallOutcome.ABANDONED
+
+
+def _hung_up_by_us(call: Call) -> bool:
+    return Operation.objects.filter(call_sid=call.call_sid, kind=OperationKind.HANGUP).exists()

@@ -8,7 +8,7 @@ the accumulated facts whenever one arrives after the end.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -94,19 +94,6 @@ def call_event_record(event: TwilioEvent, call: Call | None = None) -> int | Non
         )
         row = cursor.fetchone()
     return row[0] if row else None
-
-
-@transaction.atomic
-def call_callback_received(event: TwilioEvent) -> bool:
-    """A status, conference or recording callback: store it once and answer at once; it is
-    applied by `call_event_apply` in a task after commit. False for a duplicate."""
-    event_id = call_event_record(event)
-    if event_id is None:
-        return False
-    from callcenter.tasks import call_event_apply_task
-
-    transaction.on_commit(lambda: call_event_apply_task.delay(event_id))
-    return True
 
 
 @transaction.atomic
@@ -275,13 +262,18 @@ def _apply_status(event: TwilioEvent, stored: CallEvent) -> Call:
         fields.append("answered_at")
     duration = event.params.get("CallDuration", "")
     if status in TERMINAL_STATUSES:
-        if duration.isdigit() and call.direction != CallDirection.INBOUND:
-            call.talk_seconds = int(duration) if call.answered_at else 0
-            fields.append("talk_seconds")
         if call.ended_at is None:
             call.ended_at = max(at, call.created_at)
             call.stage = CallStage.ENDED
             fields += ["ended_at", "stage"]
+        if duration.isdigit() and call.direction != CallDirection.INBOUND:
+            talked = int(duration)
+            if talked and call.answered_at is None:
+                # The answer's own callback is late or lost: CallDuration says when it was.
+                call.answered_at = max(call.ended_at - timedelta(seconds=talked), call.created_at)
+                fields.append("answered_at")
+            call.talk_seconds = talked if call.answered_at else 0
+            fields.append("talk_seconds")
     if status in STATUS_RANK and (
         STATUS_RANK[status] > STATUS_RANK.get(call.status, -1)
         and call.status not in TERMINAL_STATUSES

@@ -1,0 +1,159 @@
+"""The reservation lifecycle, driven by the calls' applied callbacks:
+offered → accepted (the agent's leg answered) → completed (the leg ended after talking);
+offered → timed out (no answer) | rejected (busy) | canceled (the customer left first).
+
+The agent's activity and active-call count follow every step; a completed call starts the
+agent's wrap-up; MAX_MISSES missed offers in a row set the agent away.
+"""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from callcenter.choices import AgentActivity, AgentStatus, CallStage, CallStatus, StatusEventSource
+from callcenter.locks import lock_agent
+from callcenter.models import Call
+from callcenter.services import agent_change_activity, agent_set_status, call_hang_up
+
+from .models import OPEN_STATUSES, Reservation, ReservationStatus
+
+MAX_MISSES = 3
+MISSED_REASON = "missed calls"
+
+
+def routing_after_call_change(call: Call | None) -> None:
+    """Settle the reservation a call's change decides; offer waiting calls to whoever is
+    free after it."""
+    if call is None:
+        return
+    with transaction.atomic():
+        freed = _settle(call)
+    if freed:
+        from .tasks import routing_run_task
+
+        routing_run_task.delay()
+
+
+def _settle(call: Call) -> bool:
+    if call.parent_id and call.agent_id:
+        return _agent_leg_changed(call)
+    if call.ended_at is not None:
+        return _customer_left(call)
+    return False
+
+
+def _open_reservation(**filters) -> Reservation | None:
+    found = Reservation.objects.select_for_update().filter(status__in=OPEN_STATUSES, **filters)
+    return found.select_related("queue").order_by().first()
+
+
+def _close(reservation: Reservation, status: str) -> None:
+    reservation.status, reservation.ended_at = status, timezone.now()
+    reservation.save(update_fields=["status", "ended_at"])
+
+
+def _agent_leg_changed(leg: Call) -> bool:
+    reservation = _open_reservation(call_id=leg.parent_id, agent_id=leg.agent_id)
+    if reservation is None:
+        return False
+    agent = lock_agent(leg.agent_id)
+    if leg.ended_at is None:
+        if leg.status == CallStatus.IN_PROGRESS and reservation.status == ReservationStatus.OFFERED:
+            reservation.status = ReservationStatus.ACCEPTED
+            reservation.save(update_fields=["status"])
+            agent_change_activity(
+                agent=agent, activity=AgentActivity.ON_CALL, reason="answered an offer"
+            )
+        return False
+    if leg.answered_at is not None:
+        _close(reservation, ReservationStatus.COMPLETED)
+        wrap = timedelta(seconds=reservation.queue.wrap_up_seconds)
+        idle = agent.active_calls <= 1
+        agent_change_activity(
+            agent=agent,
+            activity=(AgentActivity.WRAP_UP if wrap else AgentActivity.IDLE)
+            if idle
+            else AgentActivity.ON_CALL,
+            active_calls_delta=-1,
+            reason="call ended",
+            wrap_up_until=timezone.now() + wrap,
+            answered_talk_seconds=leg.talk_seconds or 0,
+        )
+        agent.consecutive_missed_offers = 0
+        agent.save(update_fields=["consecutive_missed_offers"])
+        return True
+    missed = (
+        ReservationStatus.REJECTED if leg.status == CallStatus.BUSY else ReservationStatus.TIMED_OUT
+    )
+    _close(reservation, missed)
+    _release(agent, reason="missed an offer")
+    agent.consecutive_missed_offers += 1
+    agent.save(update_fields=["consecutive_missed_offers"])
+    if agent.consecutive_missed_offers >= MAX_MISSES and agent.status == AgentStatus.AVAILABLE:
+        agent_set_status(
+            agent_id=agent.pk,
+            status=AgentStatus.AWAY,
+            reason=MISSED_REASON,
+            source=StatusEventSource.SYSTEM,
+        )
+    return True
+
+
+def _customer_left(call: Call) -> bool:
+    """The customer hung up while their offer was ringing: cancel it and stop the ring."""
+    reservation = _open_reservation(call=call, status=ReservationStatus.OFFERED)
+    if reservation is None:
+        return False
+    _close(reservation, ReservationStatus.CANCELED)
+    _release(lock_agent(reservation.agent_id), reason="caller hung up")
+    for leg in Call.objects.filter(
+        parent=call, agent_id=reservation.agent_id, ended_at__isnull=True
+    ):
+        call_hang_up(call=leg, request_key="offer-canceled")
+    return True
+
+
+def _release(agent, *, reason: str) -> None:
+    """One offer fewer; idle again when it was the agent's only one."""
+    activity = AgentActivity.IDLE if agent.active_calls <= 1 else agent.activity
+    agent_change_activity(agent=agent, activity=activity, active_calls_delta=-1, reason=reason)
+
+
+def routing_sweep(*, grace_seconds: int = 30) -> dict[str, int]:
+    """The safety net: wrap-ups that are over end, offers ringing past their timeout (plus a
+    grace for late callbacks) time out, so no agent stays reserved."""
+    now = timezone.now()
+    from callcenter.models import Agent
+
+    wrapped = 0
+    for agent_id in Agent.objects.filter(
+        activity=AgentActivity.WRAP_UP, wrap_up_until__lte=now
+    ).values_list("pk", flat=True):
+        with transaction.atomic():
+            agent = lock_agent(agent_id)
+            if agent.activity == AgentActivity.WRAP_UP and agent.wrap_up_until <= now:
+                agent_change_activity(
+                    agent=agent, activity=AgentActivity.IDLE, reason="wrap-up over"
+                )
+                wrapped += 1
+    expired = 0
+    stale = Reservation.objects.filter(
+        status=ReservationStatus.OFFERED, expires_at__lt=now - timedelta(seconds=grace_seconds)
+    ).values_list("pk", flat=True)
+    for reservation_id in stale:
+        with transaction.atomic():
+            reservation = (
+                Reservation.objects.select_for_update()
+                .filter(pk=reservation_id, status=ReservationStatus.OFFERED)
+                .first()
+            )
+            if reservation is None:
+                continue
+            _close(reservation, ReservationStatus.TIMED_OUT)
+            _release(lock_agent(reservation.agent_id), reason="offer expired")
+            Call.objects.filter(pk=reservation.call_id, stage=CallStage.OFFERED).update(
+                stage=CallStage.WAITING
+            )
+            expired += 1
+    return {"wrap_ups_ended": wrapped, "offers_expired": expired}
