@@ -95,5 +95,7 @@ def logging_config(*, level: str, fmt: str) -> dict:
         "loggers": {
             "django.db.backends": {"level": "INFO"},
             "celery": {"level": level},
+            # One line per finished task (every few seconds for the sweep) is noise.
+            "celery.app.trace": {"level": "WARNING"},
         },
     }

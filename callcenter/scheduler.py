@@ -42,12 +42,12 @@ class EmbeddedScheduler:
             due, next_in = sched.is_due(last)
             if due:
                 self._last_run[name] = now
-                try:
-                    self.app.tasks[entry["task"]].apply(
-                        args=entry.get("args", ()), kwargs=entry.get("kwargs", {})
-                    ).get(propagate=True)
-                except Exception:
-                    logger.exception("periodic task %s failed", name)
+                # An eager result is read, not waited on (.get() refuses once tasks run here).
+                result = self.app.tasks[entry["task"]].apply(
+                    args=entry.get("args", ()), kwargs=entry.get("kwargs", {})
+                )
+                if result.failed():
+                    logger.error("periodic task %s failed:\n%s", name, result.traceback)
             wait = min(wait, next_in)
         return max(wait, 0.05)
 

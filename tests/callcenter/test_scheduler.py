@@ -43,3 +43,26 @@ def test_project_schedule_resets_daily_counters_in_process():
     agent.refresh_from_db()
     assert (agent.calls_answered_today, agent.talk_seconds_today) == (0, 0)
     assert agent.counters_date is not None
+
+
+def test_a_failing_entry_is_logged_and_the_others_still_run(caplog):
+    app = Celery("scheduler-failure-test", set_as_current=False)
+    app.conf.task_always_eager = True
+    runs: list[int] = []
+
+    @app.task(name="broken")
+    def broken():
+        raise ValueError("boom")
+
+    @app.task(name="fine")
+    def fine():
+        runs.append(1)
+
+    app.conf.beat_schedule = {
+        "broken": {"task": "broken", "schedule": timedelta(hours=1)},
+        "fine": {"task": "fine", "schedule": timedelta(hours=1)},
+    }
+    with caplog.at_level("ERROR", logger="callcenter.scheduler"):
+        EmbeddedScheduler(app).tick()
+    assert runs == [1]
+    assert "periodic task broken failed" in caplog.text and "boom" in caplog.text

@@ -9,8 +9,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from callcenter.celery import app as celery_app
-from callcenter.models import PhoneNumber
+from callcenter.choices import AgentStatus, StatusEventSource
+from callcenter.models import Agent, PhoneNumber
 from callcenter.scheduler import EmbeddedScheduler
+from callcenter.services import agent_set_status
 
 DEMO_CALLS_PER_MINUTE = 2.0
 
@@ -61,8 +63,20 @@ class Command(BaseCommand):
         rest = simulator.start()
         self.stdout.write(f"Twilio simulator: REST API at {rest}, calling {number}")
         if settings.SIMULATE:
+            self._agents_on_simulated_softphones()
             simulator.start_traffic(calls_per_minute=DEMO_CALLS_PER_MINUTE)
             self.stdout.write(
                 f"  simulated callers: {DEMO_CALLS_PER_MINUTE:g} a minute (SIMULATE=0 stops them)"
             )
         return simulator
+
+    def _agents_on_simulated_softphones(self) -> None:
+        """The demo's agents answer on simulated softphones: sign them in so calls get answered
+        (a person signing in as one of them takes over their status)."""
+        offline = Agent.objects.filter(status=AgentStatus.OFFLINE).values_list("pk", flat=True)
+        for agent_id in offline:
+            agent_set_status(
+                agent_id=agent_id, status=AgentStatus.AVAILABLE, source=StatusEventSource.SYSTEM
+            )
+        if offline:
+            self.stdout.write(f"  {len(offline)} demo agents available on simulated softphones")
