@@ -3,7 +3,7 @@ same claim as one hand-written SQL statement, and assignments per second with 1,
 concurrent routers.
 
 The latency arms run the claim of routing.services.routing_claim_next (claimable_calls,
-eligible_agents, _reserve) inside a transaction that is rolled back: no on_commit hook fires
+best_agent, _reserve) inside a transaction that is rolled back: no on_commit hook fires
 (so no Celery task and no Twilio request), and every repetition sees the same data. The
 concurrency arm commits real claims, with routing.services._reserve's writes minus
 call_offer_to_agent's ring request (reservation, agent activity with its audit row, call stage).
@@ -28,7 +28,7 @@ from callcenter.locks import lock_agent
 from callcenter.models import Agent, Call
 from callcenter.services import agent_change_activity
 from routing.models import OPEN_STATUSES, Reservation
-from routing.selectors import claimable_calls, eligible_agents
+from routing.selectors import best_agent, claimable_calls
 from routing.services import CANDIDATE_CALLS, _reserve
 
 NAME = "routing_claims"
@@ -114,7 +114,7 @@ def _claim_orm_rolled_back():
     with transaction.atomic():
         try:
             for call in claimable_calls().select_related("queue")[:CANDIDATE_CALLS]:
-                agent = eligible_agents(call, call.queue).first()
+                agent = best_agent(call, call.queue)
                 if agent is not None:
                     _reserve(call, agent)
                     return call.pk, agent.pk
@@ -147,7 +147,7 @@ def _claim_committed() -> str:
     try:
         with transaction.atomic():
             for call in claimable_calls().select_related("queue")[:CANDIDATE_CALLS]:
-                agent = eligible_agents(call, call.queue).first()
+                agent = best_agent(call, call.queue)
                 if agent is None:
                     continue
                 now, queue = timezone.now(), call.queue

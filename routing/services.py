@@ -13,7 +13,7 @@ from callcenter.locks import lock_agent
 from callcenter.services import agent_change_activity, call_offer_to_agent
 
 from .models import Reservation
-from .selectors import claimable_calls, eligible_agents
+from .selectors import best_agent, claimable_calls
 
 # How many waiting callers one claim looks at, best first, for one with an eligible agent.
 CANDIDATE_CALLS = 20
@@ -27,7 +27,7 @@ def routing_claim_next() -> Reservation | None:
     try:
         with transaction.atomic():
             for call in claimable_calls().select_related("queue")[:CANDIDATE_CALLS]:
-                agent = eligible_agents(call, call.queue).first()
+                agent = best_agent(call, call.queue)
                 if agent is not None:
                     return _reserve(call, agent)
     except IntegrityError:

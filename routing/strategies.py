@@ -1,10 +1,10 @@
-"""How a queue orders its eligible agents (Queue.strategy), tiers first when the queue uses them."""
+"""How a queue orders its eligible agents (Queue.strategy); tiers are walked by the caller."""
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import F, QuerySet
 from django.db.models.functions import Random
 
 from callcenter.choices import RoutingStrategy
-from callcenter.models import Queue, QueueMembership
+from callcenter.models import Queue
 
 ORDERINGS = {
     RoutingStrategy.LONGEST_IDLE: ("idle_since", "id"),
@@ -18,8 +18,4 @@ ORDERINGS = {
 
 def ordered_for(queue: Queue, agents: QuerySet) -> QuerySet:
     """`agents` (members of `queue`) in the order the queue offers calls to them."""
-    ordering = ORDERINGS[queue.strategy]
-    if queue.use_tiers:
-        tier = QueueMembership.objects.filter(queue=queue, agent=OuterRef("pk")).values("level")
-        return agents.annotate(tier=Subquery(tier[:1])).order_by("tier", *ordering)
-    return agents.order_by(*ordering)
+    return agents.order_by(*ORDERINGS[queue.strategy])

@@ -148,3 +148,12 @@ def test_nothing_to_claim(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         assert routing_claim_next() is None
         assert routing_run() == 0
+
+
+def test_the_next_tier_serves_when_the_first_has_nobody(django_capture_on_commit_callbacks):
+    queue = QueueFactory(use_tiers=True)
+    AgentFactory(queues=[queue])  # tier 1, offline
+    backup = available(queue, idle_minutes=1)
+    QueueMembership.objects.filter(agent=backup).update(level=2)
+    waiting_call(queue)
+    assert claimed_agent(django_capture_on_commit_callbacks) == backup
