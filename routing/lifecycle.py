@@ -11,10 +11,15 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from callcenter.choices import AgentActivity, AgentStatus, CallStage, CallStatus, StatusEventSource
+from callcenter.choices import AgentActivity, AgentStatus, CallStatus, StatusEventSource
 from callcenter.locks import lock_agent
-from callcenter.models import Call
-from callcenter.services import agent_change_activity, agent_set_status, call_hang_up
+from callcenter.models import Agent, Call
+from callcenter.services import (
+    agent_change_activity,
+    agent_set_status,
+    call_hang_up,
+    call_offer_lapsed,
+)
 
 from .models import OPEN_STATUSES, Reservation, ReservationStatus
 
@@ -79,17 +84,14 @@ def _agent_leg_changed(leg: Call) -> bool:
             reason="call ended",
             wrap_up_until=timezone.now() + wrap,
             answered_talk_seconds=leg.talk_seconds or 0,
+            missed_offer=False,
         )
-        agent.consecutive_missed_offers = 0
-        agent.save(update_fields=["consecutive_missed_offers"])
         return True
     missed = (
         ReservationStatus.REJECTED if leg.status == CallStatus.BUSY else ReservationStatus.TIMED_OUT
     )
     _close(reservation, missed)
-    _release(agent, reason="missed an offer")
-    agent.consecutive_missed_offers += 1
-    agent.save(update_fields=["consecutive_missed_offers"])
+    _release(agent, reason="missed an offer", missed_offer=True)
     if agent.consecutive_missed_offers >= MAX_MISSES and agent.status == AgentStatus.AVAILABLE:
         agent_set_status(
             agent_id=agent.pk,
@@ -114,18 +116,22 @@ def _customer_left(call: Call) -> bool:
     return True
 
 
-def _release(agent, *, reason: str) -> None:
+def _release(agent, *, reason: str, missed_offer: bool | None = None) -> None:
     """One offer fewer; idle again when it was the agent's only one."""
     activity = AgentActivity.IDLE if agent.active_calls <= 1 else agent.activity
-    agent_change_activity(agent=agent, activity=activity, active_calls_delta=-1, reason=reason)
+    agent_change_activity(
+        agent=agent,
+        activity=activity,
+        active_calls_delta=-1,
+        reason=reason,
+        missed_offer=missed_offer,
+    )
 
 
 def routing_sweep(*, grace_seconds: int = 30) -> dict[str, int]:
     """The safety net: wrap-ups that are over end, offers ringing past their timeout (plus a
     grace for late callbacks) time out, so no agent stays reserved."""
     now = timezone.now()
-    from callcenter.models import Agent
-
     wrapped = 0
     for agent_id in Agent.objects.filter(
         activity=AgentActivity.WRAP_UP, wrap_up_until__lte=now
@@ -152,8 +158,6 @@ def routing_sweep(*, grace_seconds: int = 30) -> dict[str, int]:
                 continue
             _close(reservation, ReservationStatus.TIMED_OUT)
             _release(lock_agent(reservation.agent_id), reason="offer expired")
-            Call.objects.filter(pk=reservation.call_id, stage=CallStage.OFFERED).update(
-                stage=CallStage.WAITING
-            )
+            call_offer_lapsed(call_id=reservation.call_id)
             expired += 1
     return {"wrap_ups_ended": wrapped, "offers_expired": expired}

@@ -144,6 +144,7 @@ def agent_change_activity(
     offered: bool = False,
     wrap_up_until: datetime | None = None,
     answered_talk_seconds: int | None = None,
+    missed_offer: bool | None = None,
 ) -> Agent:
     """The system moves the agent's activity (offered, on call, wrap-up, idle) and active-call
     count, with its audit row; the database CHECK refuses more calls than capacity.
@@ -177,6 +178,10 @@ def agent_change_activity(
             "talk_seconds_today",
             "last_call_ended_at",
         ]
+    if missed_offer is not None:
+        # Consecutive misses: one more for a miss, back to none once a call is taken.
+        agent.consecutive_missed_offers = agent.consecutive_missed_offers + 1 if missed_offer else 0
+        fields.append("consecutive_missed_offers")
     agent.save(update_fields=fields)
     if before[1] != agent.activity:
         _record(

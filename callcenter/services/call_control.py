@@ -57,20 +57,19 @@ def call_offer_to_agent(*, call: Call, agent: Agent, ring_timeout: int, offer_ke
     )
 
 
+def _back_to_waiting(call: Call) -> None:
+    """An offer that went nowhere: the caller waits again, keeping their place."""
+    call.stage = CallStage.WAITING
+    call.save(update_fields=["stage"])
+
+
 @transaction.atomic
-def call_connect_agent(*, call_id: int, agent: Agent, ring_timeout: int | None = None) -> Call:
-    """Offer the waiting call to a chosen agent (no reservation: routing makes those)."""
-    call = lock_call(Call.objects.values_list("call_sid", flat=True).get(pk=call_id))
-    if call.stage != CallStage.WAITING:
-        raise TransitionNotAllowed("The call is not waiting in a queue.", code="not_waiting")
-    offers = Operation.objects.filter(call_sid=call.call_sid, kind=OperationKind.DIAL_AGENT)
-    call_offer_to_agent(
-        call=call,
-        agent=agent,
-        ring_timeout=ring_timeout or call.queue.ring_timeout_seconds,
-        offer_key=f"{agent.pk}:{offers.count()}",
-    )
-    return call
+def call_offer_lapsed(*, call_id: int) -> None:
+    """An offer that no callback ended (lost, late): the caller waits again if still offered."""
+    sid = Call.objects.values_list("call_sid", flat=True).get(pk=call_id)
+    call = lock_call(sid)
+    if call.stage == CallStage.OFFERED:
+        _back_to_waiting(call)
 
 
 @transaction.atomic
@@ -175,8 +174,7 @@ def follow_agent_leg(leg: Call, status: str) -> None:
                 params={"customer_call_sid": parent.call_sid},
             )
         elif status in TERMINAL_STATUSES and leg.answered_at is None:
-            parent.stage = CallStage.WAITING
-            parent.save(update_fields=["stage"])
+            _back_to_waiting(parent)
     elif status in TERMINAL_STATUSES and leg.answered_at is None and _dialed_out(parent):
         _hang_up(parent, reason="agent_missed")  # nobody will talk to the customer
     elif parent.stage == CallStage.CONNECTED and status in TERMINAL_STATUSES:
