@@ -18,8 +18,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 import aiohttp
 from twilio.request_validator import RequestValidator
 
+from bench.servers import wait_ready
 from callcenter.models import Call, CallEvent
 
 NAME = "webhooks"
@@ -39,6 +40,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 STATUS_PATH, BARE_PATH = "/webhooks/twilio/voice/status/", "/bench/bare-twiml/"
 FULL_REQUESTS, MIN_REQUESTS = 4_000, 300  # per endpoint and round, times --scale
 ROUNDS, WARMUP, CONCURRENCY = 3, 100, 16
+STEADY_RATE, STEADY_SECONDS = 50, 6  # callbacks/s: a busy center's rate, not saturation
 # Two workers for two cores; production's compose file logs access lines to stdout, so do we.
 SERVERS = {
     "sync": ("--workers", "2"),
@@ -84,10 +86,15 @@ def _bench_server(ctx, config: str, args: tuple[str, ...], count: int) -> list[d
     ctx.log(f"{NAME}: {config}: {ROUNDS} rounds x {count:,} requests per endpoint")
     # The production shape: the web tier stores each callback and queues it; a Celery worker
     # applies it (sharing the two cores with the web tier, as it would on one machine).
-    with _worker(ctx, port), _gunicorn(ctx, port, args) as master:
-        batches = asyncio.run(_drive(base, master, warmup, rounds))
+    with _worker(ctx, port) as worker, _gunicorn(ctx, port, args) as master:
+        celery_cpu = _cpu(worker)
+        batches, lags = asyncio.run(_drive(base, master, warmup, rounds, prefix))
+        celery_cpu = _cpu(worker) - celery_cpu
         rows = _summary(config, batches, count)
+        rows += _apply_rows(config, lags, celery_cpu, ROUNDS * count)
         rows.append(_exactly_once(config, prefix, WARMUP + ROUNDS * count))
+        steady = _callbacks(base, prefix, WARMUP + ROUNDS * count, STEADY_RATE * STEADY_SECONDS)
+        rows += _steady_rows(config, asyncio.run(_steady(base, steady)))
     return rows
 
 
@@ -122,15 +129,19 @@ def _callbacks(base: str, prefix: str, start: int, count: int) -> list[Request]:
 
 
 async def _drive(
-    base: str, master: int, warmup: list[Request], rounds: list[list[Request]]
-) -> dict[str, list[Batch]]:
-    """Warm up, then the rounds; the duplicate batch re-sends what its round just delivered."""
+    base: str, master: int, warmup: list[Request], rounds: list[list[Request]], prefix: str
+) -> tuple[dict[str, list[Batch]], list[float]]:
+    """Warm up, then the rounds; the duplicate batch re-sends what its round just delivered.
+    After each status batch, waits until the worker has applied every callback delivered so
+    far (the apply lag): a backlog never spills into the next batch's measurement."""
     batches: dict[str, list[Batch]] = {"bare": [], "status": [], "duplicate": []}
+    lags, delivered = [], len(warmup)
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     timeout = aiohttp.ClientTimeout(total=30)  # a stuck server fails the run, not hangs it
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         for path in (BARE_PATH, STATUS_PATH, STATUS_PATH):  # imports, pools, plans
             await _batch(session, base + path, warmup, master)
+        await asyncio.to_thread(_applied_after, prefix, delivered)
         for r, requests in enumerate(rounds):
             order = ["bare", "status", "duplicate"]
             if r % 2:  # the bare view does not always run first
@@ -138,7 +149,92 @@ async def _drive(
             for endpoint in order:
                 path = BARE_PATH if endpoint == "bare" else STATUS_PATH
                 batches[endpoint].append(await _batch(session, base + path, requests, master))
-    return batches
+                if endpoint == "status":
+                    delivered += len(requests)
+                    lags.append(await asyncio.to_thread(_applied_after, prefix, delivered))
+    return batches, lags
+
+
+async def _steady(base: str, requests: list[Request]) -> list[float]:
+    """Seconds from each callback's 204 until it was applied, at STEADY_RATE a second (open
+    loop); a poller notes when each callback's Call appears."""
+    answered, seen, done = {}, {}, threading.Event()
+    sids = [parse_qs(body.decode())["CallSid"][0] for body, _ in requests]
+
+    def poll() -> None:
+        from django.db import connection
+
+        try:
+            while not done.is_set() or len(seen) < len(sids):
+                found = Call.objects.filter(call_sid__in=sids).values_list("call_sid", flat=True)
+                now = time.perf_counter()
+                for sid in found:
+                    seen.setdefault(sid, now)
+                if time.perf_counter() - started > STEADY_SECONDS + 60:
+                    return
+                time.sleep(0.005)
+        finally:
+            connection.close()
+
+    async def post(session, sid: str, body: bytes, headers: dict) -> None:
+        try:
+            async with session.post(base + STATUS_PATH, data=body, headers=headers) as response:
+                await response.read()
+                if _is_2xx(response.status):
+                    answered[sid] = time.perf_counter()
+        except (aiohttp.ClientError, TimeoutError):
+            pass  # not counted: the note says how many were
+
+    started = time.perf_counter()
+    poller = asyncio.create_task(asyncio.to_thread(poll))
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout) as session, asyncio.TaskGroup() as group:
+        for i, (sid, (body, headers)) in enumerate(zip(sids, requests, strict=True)):
+            await asyncio.sleep(max(0.0, started + i / STEADY_RATE - time.perf_counter()))
+            group.create_task(post(session, sid, body, headers))
+    done.set()
+    await poller
+    return [max(0.0, seen[sid] - answered[sid]) for sid in sids if sid in seen and sid in answered]
+
+
+def _steady_rows(config: str, latencies: list[float]) -> list[dict]:
+    count = STEADY_RATE * STEADY_SECONDS
+    cuts = statistics.quantiles(sorted(latencies or [0, 0]), n=100, method="inclusive")
+    note = (
+        f"{STEADY_RATE} callbacks/s for {STEADY_SECONDS} s: from the 204 until the worker "
+        f"applied it ({len(latencies)} of {count} answered 2xx and seen applied)"
+    )
+    return [
+        _row(f"{config}.steady.apply_p50_ms", 1000 * cuts[49], "ms", note),
+        _row(f"{config}.steady.apply_p99_ms", 1000 * cuts[98], "ms", note),
+    ]  # fmt: skip
+
+
+def _applied_after(prefix: str, expected: int, timeout: float = 120) -> float:
+    """Seconds until `expected` callbacks of this run are applied (their Call exists)."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    try:
+        while (
+            Call.objects.filter(call_sid__startswith=prefix).count() < expected
+            and time.perf_counter() - started < timeout
+        ):
+            time.sleep(0.005)
+        return time.perf_counter() - started
+    finally:
+        connection.close()  # a thread of asyncio's executor
+
+
+def _apply_rows(config: str, lags: list[float], celery_cpu: float, callbacks: int) -> list[dict]:
+    return [
+        _row(f"{config}.status.apply_lag_ms", 1000 * max(lags), "ms",
+             "longest wait, after a status batch's last answer, until every callback it "
+             "delivered was applied (the worker's backlog)",
+             rounds=[round(1000 * lag, 1) for lag in lags]),
+        _row(f"{config}.status.celery_cpu_ms", 1000 * celery_cpu / callbacks, "ms/callback",
+             "the Celery worker's CPU over the rounds per unique callback"),
+    ]  # fmt: skip
 
 
 async def _batch(session, url: str, requests: list[Request], master: int) -> Batch:
@@ -227,8 +323,8 @@ def _exactly_once(config: str, prefix: str, expected: int, drain_seconds: float 
 
 
 @contextmanager
-def _worker(ctx, port: int) -> Iterator[None]:
-    """A Celery worker on the bench's own Redis database, emptied first."""
+def _worker(ctx, port: int) -> Iterator[int]:
+    """A Celery worker on the bench's own Redis database, emptied first; yields its pid."""
     env = _server_env(ctx, port)
     celery = [sys.executable, "-m", "celery", "-A", "callcenter"]
     subprocess.run([*celery, "purge", "-f"], cwd=BASE_DIR, env=env, check=True,  # noqa: S603
@@ -239,7 +335,7 @@ def _worker(ctx, port: int) -> Iterator[None]:
         cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        yield
+        yield worker.pid
     finally:
         worker.terminate()
         try:
@@ -260,7 +356,7 @@ def _gunicorn(ctx, port: int, args: tuple[str, ...]) -> Iterator[int]:
             stderr=log,
         )  # fmt: skip
         try:
-            _wait_ready(server, port, log)
+            wait_ready(server, port, log, "gunicorn")
             yield server.pid
         finally:
             server.terminate()  # SIGTERM: gunicorn stops its workers gracefully
@@ -296,26 +392,6 @@ def _server_env(ctx, port: int) -> dict[str, str]:
     }
 
 
-def _wait_ready(server: subprocess.Popen, port: int, log, timeout: float = 60) -> None:
-    """/healthz answers (workers booted), then /readyz (the database and Redis answer)."""
-    deadline = time.monotonic() + timeout
-    for path in ("/healthz", "/readyz"):
-        while True:
-            if server.poll() is not None:
-                log.seek(0)
-                tail = log.read().decode(errors="replace")[-2000:]
-                raise RuntimeError(f"gunicorn exited with {server.returncode}:\n{tail}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass  # not listening yet, or 503 while a service is still coming up
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"gunicorn did not answer {path} within {timeout:.0f}s")
-            time.sleep(0.2)
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -336,6 +412,12 @@ def _workers_cpu(master: int) -> float:
         if int(fields[1]) == master:
             total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / tick
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid`."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _row(metric: str, value, unit: str, note: str = "", **extra) -> dict:

@@ -17,6 +17,7 @@ from .models import (
     Queue,
     QueueMembership,
 )
+from .models.queues import EscalationStep
 
 
 class MembershipInline(admin.TabularInline):
@@ -47,8 +48,18 @@ class AgentAdmin(admin.ModelAdmin):
         "counters_date",
         "consecutive_missed_offers",
         "wrap_up_until",
+        "not_before",
     ]
     autocomplete_fields = ["user"]
+
+
+class EscalationStepInline(admin.TabularInline):
+    """A queue's escalation steps, in the order they apply (after_seconds)."""
+
+    model = EscalationStep
+    fk_name = "queue"
+    extra = 0
+    fields = ["after_seconds", "action", "priority", "target_queue"]
 
 
 @admin.register(Queue)
@@ -57,7 +68,7 @@ class QueueAdmin(admin.ModelAdmin):
     list_filter = ["strategy", "is_active"]
     search_fields = ["name", "twilio_queue_name"]
     filter_horizontal = ["supervisors"]
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, EscalationStepInline]
 
 
 class MenuOptionInline(admin.TabularInline):

@@ -10,7 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from . import selectors, services
-from .apis_call_control import CallControlMixin
+from .apis_call_control import CallControlMixin, OperationOutput
 from .choices import AgentStatus, StatusEventSource
 from .filters import CallFilter
 from .models import Agent, Call, Queue
@@ -53,6 +53,11 @@ class AgentStatusInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
 
 
+class WrapUpInput(serializers.Serializer):
+    disposition = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
+    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
 class AgentViewSet(viewsets.ReadOnlyModelViewSet):
     """Agents with their status, activity and queues."""
 
@@ -79,6 +84,18 @@ class AgentViewSet(viewsets.ReadOnlyModelViewSet):
             source=StatusEventSource.AGENT if own else StatusEventSource.SUPERVISOR,
             acting_user=request.user,
         )
+        return Response(AgentOutput(self.get_queryset().get(pk=agent.pk)).data)
+
+    @extend_schema(request=WrapUpInput, responses=AgentOutput)
+    @action(detail=True, methods=["post"], url_path="wrap-up")
+    def wrap_up(self, request, pk=None):
+        """End the agent's wrap-up ("ready"), recording the last call's disposition and notes."""
+        agent = self.get_object()
+        if not selectors.can_set_status_of(request.user, agent):
+            raise PermissionDenied("You may not end this agent's wrap-up.")
+        data = WrapUpInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.agent_complete_wrap_up(agent_id=agent.pk, **data.validated_data)
         return Response(AgentOutput(self.get_queryset().get(pk=agent.pk)).data)
 
 
@@ -115,6 +132,8 @@ class QueueOutput(serializers.ModelSerializer):
             "short_abandon_seconds",
             "ring_timeout_seconds",
             "wrap_up_seconds",
+            "reject_delay_seconds",
+            "no_answer_delay_seconds",
             "max_size",
             "max_wait_seconds",
             "max_wait_action",
@@ -169,6 +188,8 @@ class CallOutput(serializers.ModelSerializer):
             "wait_seconds",
             "talk_seconds",
             "hold_seconds",
+            "disposition",
+            "notes",
         ]
 
     def _number(self, call: Call, number: str) -> str | None:
@@ -182,6 +203,14 @@ class CallOutput(serializers.ModelSerializer):
 
     def get_to_number(self, call) -> str | None:
         return self._number(call, call.to_number)
+
+
+class PriorityInput(serializers.Serializer):
+    priority = serializers.IntegerField(min_value=-100, max_value=100)
+
+
+class MoveInput(serializers.Serializer):
+    queue = serializers.PrimaryKeyRelatedField(queryset=Queue.objects.all())
 
 
 class CallViewSet(
@@ -198,3 +227,31 @@ class CallViewSet(
 
     def get_queryset(self):
         return selectors.calls_visible_to(self.request.user).order_by("-created_at", "-id")
+
+    @extend_schema(request=PriorityInput, responses=CallOutput)
+    @action(detail=True, methods=["post"])
+    def priority(self, request, pk=None):
+        """Change a waiting caller's priority (higher is served first): the queue's
+        supervisors and admins."""
+        call = self.get_object()
+        if not selectors.can_monitor_call(request.user, call):
+            raise PermissionDenied("Only the queue's supervisors change a caller's priority.")
+        data = PriorityInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        call = services.call_set_priority(call_id=call.pk, **data.validated_data)
+        return Response(CallOutput(call, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=MoveInput, responses={202: OperationOutput})
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        """Move a waiting caller to another queue (supervisors of both queues, admins)."""
+        call = self.get_object()
+        data = MoveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        target = data.validated_data["queue"]
+        if not selectors.can_move_call(request.user, call, target):
+            raise PermissionDenied("Only supervisors of both queues move a caller.")
+        operation = services.call_move_to_queue(
+            call_id=call.pk, queue=target, request_key=request.headers.get("Idempotency-Key")
+        )
+        return Response(OperationOutput(operation).data, status=202)

@@ -4,6 +4,7 @@ Each control answers 202 with the operation it queued: Twilio is asked after the
 transaction commits. An `Idempotency-Key` header makes a retried request a no-op.
 """
 
+from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -13,10 +14,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from telephony import simulated_device
 from telephony.tokens import softphone_token
 
 from . import selectors, services
-from .errors import InvalidInput
+from .errors import DomainError, InvalidInput
 from .models import Agent, Call, Queue
 from .models.queues import E164
 from .rest import HasRole
@@ -184,3 +186,111 @@ class SoftphoneTokenView(APIView):
         if agent is None:
             raise PermissionDenied("Only agents have a softphone.")
         return Response(SoftphoneTokenOutput(softphone_token(agent.softphone_identity)).data)
+
+
+# --- the browser page as the softphone, in simulated mode -------------------------------------
+
+
+class SimulatedSoftphoneNotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class SimulatorUnavailable(DomainError):
+    status = 502
+    code = "simulator_unavailable"
+
+
+class SimulatedRegisterInput(serializers.Serializer):
+    ttl = serializers.IntegerField(
+        min_value=10, max_value=600, default=simulated_device.DEFAULT_TTL_SECONDS
+    )
+
+
+class SimulatedRegistrationOutput(serializers.Serializer):
+    identity = serializers.CharField()
+    interactive = serializers.BooleanField()
+    expires_in = serializers.FloatField(help_text="Seconds until the registration lapses.")
+
+
+class SimulatedDecisionInput(serializers.Serializer):
+    call_sid = serializers.CharField(
+        required=False, max_length=34, help_text="The ringing leg; default the oldest one."
+    )
+
+
+class SimulatedSoftphoneCallOutput(serializers.Serializer):
+    call_sid = serializers.CharField(source="sid")
+    status = serializers.CharField()
+    conference_name = serializers.CharField(allow_null=True)
+
+
+class SimulatedSoftphoneView(APIView):
+    """Base: the signed-in agent's own softphone in the simulator; simulator errors mapped."""
+
+    permission_classes = [IsAuthenticated, HasRole]
+
+    def identity(self, request) -> str:
+        agent = Agent.objects.filter(user=request.user).first()
+        if agent is None:
+            raise PermissionDenied("Only agents have a softphone.")
+        return agent.softphone_identity
+
+    def call_simulator(self, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except (simulated_device.NotSimulated, simulated_device.NoRingingCall) as error:
+            raise SimulatedSoftphoneNotFound(error.message) from error
+        except simulated_device.SimulatorUnavailable as error:
+            raise SimulatorUnavailable(error.message) from error
+
+
+class SimulatedSoftphoneRegisterView(SimulatedSoftphoneView):
+    """Simulated mode: this page is my softphone for `ttl` seconds (call again to renew).
+    Rings to me then wait for answer/reject here instead of the simulator's script."""
+
+    @extend_schema(request=SimulatedRegisterInput, responses=SimulatedRegistrationOutput)
+    def post(self, request):
+        identity = self.identity(request)
+        data = SimulatedRegisterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        registration = self.call_simulator(
+            simulated_device.device_register, identity, ttl=data.validated_data["ttl"]
+        )
+        return Response(SimulatedRegistrationOutput(registration).data)
+
+
+class SimulatedSoftphoneDecisionView(SimulatedSoftphoneView):
+    decide = staticmethod(simulated_device.device_answer)  # or device_reject
+
+    @extend_schema(request=SimulatedDecisionInput, responses=SimulatedSoftphoneCallOutput)
+    def post(self, request):
+        identity = self.identity(request)
+        data = SimulatedDecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        call = self.call_simulator(
+            self.decide, identity, call_sid=data.validated_data.get("call_sid")
+        )
+        return Response(SimulatedSoftphoneCallOutput(call).data)
+
+
+class SimulatedSoftphoneAnswerView(SimulatedSoftphoneDecisionView):
+    """Simulated mode: answer the call ringing my softphone; it stays up until hung up."""
+
+    decide = staticmethod(simulated_device.device_answer)
+
+
+class SimulatedSoftphoneRejectView(SimulatedSoftphoneDecisionView):
+    """Simulated mode: reject the call ringing my softphone (the leg ends busy)."""
+
+    decide = staticmethod(simulated_device.device_reject)
+
+
+# Included by callcenter.urls at `softphone/simulated/`.
+urlpatterns = [
+    path(
+        "register/", SimulatedSoftphoneRegisterView.as_view(), name="softphone-simulated-register"
+    ),
+    path("answer/", SimulatedSoftphoneAnswerView.as_view(), name="softphone-simulated-answer"),
+    path("reject/", SimulatedSoftphoneRejectView.as_view(), name="softphone-simulated-reject"),
+]

@@ -20,6 +20,19 @@ app.conf.beat_schedule = {
         "task": "routing.tasks.routing_sweep_task",
         "schedule": timedelta(seconds=5),
     },
+    # Callbacks stored but not applied (a web process died before waking the drainer).
+    "call-events-sweep": {
+        "task": "webhooks.tasks.call_events_drain_task",
+        "schedule": timedelta(seconds=5),
+    },
+    "agents-presence-sweep": {
+        "task": "callcenter.tasks.agents_presence_sweep_task",
+        "schedule": timedelta(seconds=15),
+    },
+    "realtime-events-purge": {
+        "task": "realtime.tasks.realtime_events_purge_task",
+        "schedule": timedelta(hours=1),
+    },
     "agents-reset-daily-counters": {
         "task": "callcenter.tasks.agents_reset_daily_counters_task",
         "schedule": timedelta(minutes=5),

@@ -36,6 +36,14 @@ class MaxWaitAction(models.TextChoices):
     OVERFLOW = "overflow"
 
 
+class EscalationAction(models.TextChoices):
+    """What an escalation step does to a caller who has waited long enough."""
+
+    RAISE_PRIORITY = "raise_priority", "Raise the priority to at least N"
+    MOVE_TO_QUEUE = "move_to_queue", "Move to another queue"
+    WIDEN_TIER = "widen_tier", "Widen to the next tier"
+
+
 class CallStatus(models.TextChoices):
     """Twilio's words for a call's status."""
 

@@ -6,8 +6,7 @@ querysets, so the two cannot drift apart.
 """
 
 from django.db import models
-from django.db.models import Count, F, Min, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Func, IntegerField, Min, OuterRef, Q, Subquery
 
 from .choices import AgentActivity, AgentStatus, CallStage
 
@@ -73,10 +72,11 @@ class QueueQuerySet(models.QuerySet):
             )
             for name, condition in AGENT_BUCKETS.items()
         }
+        # COUNT without GROUP BY is 0 for an empty queue, so no Coalesce is needed: wrapped in
+        # one, the subquery would land in the outer GROUP BY and run once per membership row.
+        count = Func("pk", function="COUNT", output_field=IntegerField())
         return self.annotate(
-            waiting_count=Coalesce(
-                Subquery(waiting.values("queue").annotate(n=Count("*")).values("n")[:1]), 0
-            ),
+            waiting_count=Subquery(waiting.annotate(n=count).values("n")),
             oldest_enqueued_at=Subquery(
                 waiting.values("queue").annotate(t=Min("enqueued_at")).values("t")[:1]
             ),

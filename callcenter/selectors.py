@@ -114,6 +114,13 @@ def can_control_call(user, call: Call) -> bool:
     return can_see_numbers_of(user, call)
 
 
+def can_move_call(user, call: Call, target: Queue) -> bool:
+    """Move a waiting caller between queues: supervisors of both queues, and admins."""
+    return can_monitor_call(user, call) and (
+        is_admin(user) or target.pk in supervised_queue_ids(user)
+    )
+
+
 def can_monitor_call(user, call: Call) -> bool:
     """Listen, whisper, barge: the call's queue's supervisors and admins."""
     return is_admin(user) or (

@@ -4,6 +4,9 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from dashboards import pages as dashboard_pages
+from realtime.longpoll import events as events_longpoll
+
 from . import apis, health, pages
 from .apis_call_control import SoftphoneTokenView
 from .rest import api_not_found
@@ -15,7 +18,10 @@ router.register("calls", apis.CallViewSet, basename="call")
 
 api_v1 = [
     path("", include(router.urls)),
+    path("events/", events_longpoll, name="events-longpoll"),
     path("softphone/token/", SoftphoneTokenView.as_view(), name="softphone-token"),
+    path("softphone/simulated/", include("callcenter.apis_call_control")),
+    path("dashboard/", include("dashboards.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^.*$", api_not_found),
@@ -23,6 +29,8 @@ api_v1 = [
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    path("agent/", dashboard_pages.agent, name="agent-dashboard"),
+    path("supervisor/", dashboard_pages.supervisor, name="supervisor-dashboard"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("django.contrib.auth.urls")),

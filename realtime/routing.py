@@ -1,4 +1,7 @@
-"""WebSocket routes of the ASGI application. The `/ws/` consumer arrives with the realtime
-layer (event log, replay by seq); until then every WebSocket connection is refused."""
+"""WebSocket routes of the ASGI application."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from .consumers import RealtimeConsumer
+
+websocket_urlpatterns = [path("ws/", RealtimeConsumer.as_asgi())]

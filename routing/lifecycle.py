@@ -21,6 +21,8 @@ from callcenter.services import (
     call_offer_lapsed,
 )
 
+from . import notifications
+from .escalation import routing_escalate
 from .models import OPEN_STATUSES, Reservation, ReservationStatus
 
 MAX_MISSES = 3
@@ -49,13 +51,18 @@ def _settle(call: Call) -> bool:
 
 
 def _open_reservation(**filters) -> Reservation | None:
-    found = Reservation.objects.select_for_update().filter(status__in=OPEN_STATUSES, **filters)
+    # Locks the reservation only: its queue row must stay free for the FK checks (KEY SHARE)
+    # of every claim's commit, or applies and claims deadlock on it.
+    found = Reservation.objects.select_for_update(of=("self",)).filter(
+        status__in=OPEN_STATUSES, **filters
+    )
     return found.select_related("queue").order_by().first()
 
 
-def _close(reservation: Reservation, status: str) -> None:
+def _close(reservation: Reservation, status: str, agent_user_id: int) -> None:
     reservation.status, reservation.ended_at = status, timezone.now()
     reservation.save(update_fields=["status", "ended_at"])
+    notifications.offer_ended(reservation, agent_user_id)
 
 
 def _agent_leg_changed(leg: Call) -> bool:
@@ -67,12 +74,13 @@ def _agent_leg_changed(leg: Call) -> bool:
         if leg.status == CallStatus.IN_PROGRESS and reservation.status == ReservationStatus.OFFERED:
             reservation.status = ReservationStatus.ACCEPTED
             reservation.save(update_fields=["status"])
+            notifications.offer_ended(reservation, agent.user_id)
             agent_change_activity(
                 agent=agent, activity=AgentActivity.ON_CALL, reason="answered an offer"
             )
         return False
     if leg.answered_at is not None:
-        _close(reservation, ReservationStatus.COMPLETED)
+        _close(reservation, ReservationStatus.COMPLETED, agent.user_id)
         wrap = timedelta(seconds=reservation.queue.wrap_up_seconds)
         idle = agent.active_calls <= 1
         agent_change_activity(
@@ -90,7 +98,8 @@ def _agent_leg_changed(leg: Call) -> bool:
     missed = (
         ReservationStatus.REJECTED if leg.status == CallStatus.BUSY else ReservationStatus.TIMED_OUT
     )
-    _close(reservation, missed)
+    _close(reservation, missed, agent.user_id)
+    _delay_next_offer(agent, reservation.queue, rejected=missed == ReservationStatus.REJECTED)
     _release(agent, reason="missed an offer", missed_offer=True)
     if agent.consecutive_missed_offers >= MAX_MISSES and agent.status == AgentStatus.AVAILABLE:
         agent_set_status(
@@ -102,13 +111,27 @@ def _agent_leg_changed(leg: Call) -> bool:
     return True
 
 
+def _delay_next_offer(agent: Agent, queue, *, rejected: bool) -> None:
+    """No offer to an agent who just rejected or missed one for the queue's delay
+    (routing's own bookkeeping on the agent; the claim compares it, see eligible_agents).
+    Precondition: the caller holds the agent's row lock."""
+    delay = queue.reject_delay_seconds if rejected else queue.no_answer_delay_seconds
+    if not delay:
+        return
+    until = timezone.now() + timedelta(seconds=delay)
+    if agent.not_before is None or agent.not_before < until:
+        agent.not_before = until
+        agent.save(update_fields=["not_before"])
+
+
 def _customer_left(call: Call) -> bool:
     """The customer hung up while their offer was ringing: cancel it and stop the ring."""
     reservation = _open_reservation(call=call, status=ReservationStatus.OFFERED)
     if reservation is None:
         return False
-    _close(reservation, ReservationStatus.CANCELED)
-    _release(lock_agent(reservation.agent_id), reason="caller hung up")
+    agent = lock_agent(reservation.agent_id)
+    _close(reservation, ReservationStatus.CANCELED, agent.user_id)
+    _release(agent, reason="caller hung up")
     for leg in Call.objects.filter(
         parent=call, agent_id=reservation.agent_id, ended_at__isnull=True
     ):
@@ -130,7 +153,8 @@ def _release(agent, *, reason: str, missed_offer: bool | None = None) -> None:
 
 def routing_sweep(*, grace_seconds: int = 30) -> dict[str, int]:
     """The safety net: wrap-ups that are over end, offers ringing past their timeout (plus a
-    grace for late callbacks) time out, so no agent stays reserved."""
+    grace for late callbacks) time out, so no agent stays reserved; then the escalation steps
+    that are due apply (routing.escalation). The task routes again after it."""
     now = timezone.now()
     wrapped = 0
     for agent_id in Agent.objects.filter(
@@ -156,8 +180,9 @@ def routing_sweep(*, grace_seconds: int = 30) -> dict[str, int]:
             )
             if reservation is None:
                 continue
-            _close(reservation, ReservationStatus.TIMED_OUT)
-            _release(lock_agent(reservation.agent_id), reason="offer expired")
+            agent = lock_agent(reservation.agent_id)
+            _close(reservation, ReservationStatus.TIMED_OUT, agent.user_id)
+            _release(agent, reason="offer expired")
             call_offer_lapsed(call_id=reservation.call_id)
             expired += 1
-    return {"wrap_ups_ended": wrapped, "offers_expired": expired}
+    return {"wrap_ups_ended": wrapped, "offers_expired": expired, "escalated": routing_escalate()}

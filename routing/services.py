@@ -12,6 +12,8 @@ from callcenter.choices import AgentActivity
 from callcenter.locks import lock_agent
 from callcenter.services import agent_change_activity, call_offer_to_agent
 
+from . import notifications
+from .known_agent import resolve_preferred_agent
 from .models import Reservation
 from .selectors import best_agent, claimable_calls
 
@@ -27,6 +29,8 @@ def routing_claim_next() -> Reservation | None:
     try:
         with transaction.atomic():
             for call in claimable_calls().select_related("queue")[:CANDIDATE_CALLS]:
+                if call.preferred_agent_until is None:
+                    resolve_preferred_agent(call)  # once per call, at its first claim attempt
                 agent = best_agent(call, call.queue)
                 if agent is not None:
                     return _reserve(call, agent)
@@ -61,6 +65,7 @@ def _reserve(call, agent) -> Reservation:
         ring_timeout=queue.ring_timeout_seconds,
         offer_key=f"reservation:{reservation.pk}",
     )
+    notifications.offer_created(reservation, agent.user_id)
     return reservation
 
 

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "telephony",
     "routing",
     "webhooks",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
@@ -117,12 +118,42 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:asgi"},
+            "CONFIG": {
+                # A read timeout well above channels-redis' 5 s blocking pop: redis-py 8
+                # defaults to 5 s too, and the tie killed idle consumers with TimeoutError.
+                # And room for bursts: redis-py 8 caps a pool at 100 connections and then
+                # fails (not waits), so hundreds of sockets (re)connecting at once got
+                # MaxConnectionsError in group_add (bench_realtime at 500 and 2,000 clients).
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": 30, "max_connections": 10_000}
+                ],
+                "prefix": f"{CACHE_KEY_PREFIX}:asgi",
+            },
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Realtime layer (DESIGN.md §3.5). A client more than REPLAY_LIMIT events behind, or behind
+# events older than the retention, is told to resync from snapshots instead of replayed.
+REALTIME_REPLAY_LIMIT = env.int("REALTIME_REPLAY_LIMIT", default=1000)
+REALTIME_RETENTION_HOURS = env.int("REALTIME_RETENTION_HOURS", default=72)
+REALTIME_LONGPOLL_MAX_SECONDS = env.int("REALTIME_LONGPOLL_MAX_SECONDS", default=60)
+REALTIME_SEND_TIMEOUT_SECONDS = env.float("REALTIME_SEND_TIMEOUT_SECONDS", default=2.0)
+# Sockets re-join their groups this often, well inside channels-redis' group expiry (1 day).
+REALTIME_GROUP_REFRESH_SECONDS = env.int("REALTIME_GROUP_REFRESH_SECONDS", default=3600)
+# What an agent may record as a call's outcome at wrap-up.
+CALL_DISPOSITIONS = env.list(
+    "CALL_DISPOSITIONS",
+    default=["resolved", "follow-up", "escalated", "sale", "wrong-number", "other"],
+)
+# Known-agent routing: a caller who spoke with an agent within the window is offered to that
+# agent first, waiting up to KNOWN_AGENT_WAIT_SECONDS for them (0 turns it off).
+KNOWN_AGENT_WINDOW_HOURS = env.int("KNOWN_AGENT_WINDOW_HOURS", default=72)
+KNOWN_AGENT_WAIT_SECONDS = env.int("KNOWN_AGENT_WAIT_SECONDS", default=20)
+# An agent whose dashboard sent no heartbeat (every 25 s) for this long is set offline.
+PRESENCE_TIMEOUT_SECONDS = env.int("PRESENCE_TIMEOUT_SECONDS", default=90)
 
 # Celery: Redis broker in services mode; in the embedded run tasks execute in process and the
 # periodic schedule (callcenter/celery.py) is driven by callcenter.scheduler.

@@ -6,6 +6,20 @@ from django.db import OperationalError
 from callcenter.services import call_event_apply
 from routing.lifecycle import routing_after_call_change
 
+from . import outbox
+
+
+@shared_task(time_limit=30, soft_time_limit=20, ignore_result=True)
+def call_events_drain_task() -> int:
+    """Apply the callbacks pending in the outbox (webhooks.outbox). Woken by the webhooks
+    and run by beat as a sweep; any number may run at once. Hands the worker back after a
+    second of work, queueing itself again when callbacks are left."""
+    outbox.drain_started()
+    applied, empty = outbox.apply_pending(max_seconds=1.0)
+    if not empty:
+        outbox.request_drain()
+    return applied
+
 
 @shared_task(
     time_limit=30,
@@ -16,6 +30,6 @@ from routing.lifecycle import routing_after_call_change
     max_retries=5,
 )
 def callback_apply_task(event_id: int) -> None:
-    """Merge a stored callback into its call (order-free), then let routing react: an offer
-    accepted or missed, a call over, an agent free again."""
+    """Merge a stored callback into its call (order-free), then let routing react. Only for
+    messages queued before the outbox (migration 0010): webhooks no longer send it."""
     routing_after_call_change(call_event_apply(event_id=event_id))

@@ -4,15 +4,15 @@ TwiML endpoints answer text/xml; callbacks answer 204 once the event is stored (
 already stored: duplicates are not errors).
 """
 
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 
 from callcenter import services
 from callcenter.models import Call, Queue
 
-from . import events, voice
+from . import events, outbox, voice
 from .security import twilio_webhook
-from .tasks import callback_apply_task
 
 
 def _twiml(document: str) -> HttpResponse:
@@ -29,11 +29,11 @@ def _queue(request) -> Queue:
 
 
 def _store_then_apply(event) -> HttpResponse:
-    """Store the callback once (committed on return: views run in autocommit) and answer at
-    once; a task applies it. A duplicate is answered the same and applied no more."""
-    event_id = services.call_event_record(event)
-    if event_id is not None:
-        callback_apply_task.delay(event_id)
+    """Store the callback once, queued in the outbox by the same statement (committed on
+    return: views run in autocommit), and answer at once; the drainer applies it. A
+    duplicate is answered the same and applied no more."""
+    if services.call_event_record(event, apply_later=True) is not None:
+        transaction.on_commit(outbox.wake)
     return _no_content()
 
 

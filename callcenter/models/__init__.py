@@ -13,7 +13,7 @@ from callcenter.choices import (
 
 from .agents import Agent
 from .calls import Call
-from .events import AgentStatusEvent, CallEvent
+from .events import AgentStatusEvent, CallEvent, PendingCallEvent
 from .queues import Menu, MenuOption, PhoneNumber, Queue, QueueMembership
 from .work import CallbackRequest, Voicemail
 
@@ -31,6 +31,7 @@ __all__ = [
     "CallbackRequest",
     "Menu",
     "MenuOption",
+    "PendingCallEvent",
     "PhoneNumber",
     "Queue",
     "QueueMembership",

@@ -44,6 +44,11 @@ class Agent(models.Model):
     counters_date = models.DateField(null=True, blank=True)
     consecutive_missed_offers = models.PositiveSmallIntegerField(default=0)
     wrap_up_until = models.DateTimeField(null=True, blank=True)
+    # Routing offers the agent nothing before this (the queue's reject / no-answer delay).
+    not_before = models.DateTimeField(null=True, blank=True)
+    # The dashboard's last heartbeat. Presence is tracked once a dashboard has been seen: an
+    # agent working only through the API (or the simulator's demo agents) is never timed out.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = AgentQuerySet.as_manager()
@@ -82,6 +87,12 @@ class Agent(models.Model):
             ),
             # Dashboards: agents by status and activity.
             models.Index(fields=["status", "activity"], name="agent_status_activity_idx"),
+            # Presence sweep: logged-in agents whose dashboard went quiet.
+            models.Index(
+                fields=["last_seen_at"],
+                condition=~Q(status=AgentStatus.OFFLINE) & Q(last_seen_at__isnull=False),
+                name="agent_present_seen_idx",
+            ),
         ]
 
     def __str__(self) -> str:

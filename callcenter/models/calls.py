@@ -11,6 +11,9 @@ from callcenter.choices import (
 )
 from callcenter.querysets import ACTIVE, WAITING, CallQuerySet
 
+# Predicate shared by the known-agent indexes: customers' calls an agent answered.
+KNOWN_AGENT = Q(parent__isnull=True, agent__isnull=False, answered_at__isnull=False)
+
 
 class Call(models.Model):
     call_sid = models.CharField(max_length=64, unique=True)
@@ -43,6 +46,25 @@ class Call(models.Model):
     conference_sid = models.CharField(max_length=64, blank=True)
     queue_result = models.CharField(max_length=24, blank=True, help_text="Last <Enqueue> result.")
     queue_exit = models.CharField(max_length=16, choices=QueueExit.choices, blank=True)
+    # The agent's wrap-up: what came of the call (one of settings.CALL_DISPOSITIONS) and notes.
+    disposition = models.CharField(max_length=40, blank=True)
+    notes = models.TextField(blank=True, max_length=2000)
+    # Escalation (routing.escalation): the last step applied in the current queue entry, and
+    # the highest tier the caller may be offered to once a step widened it.
+    escalation_step = models.ForeignKey(
+        "callcenter.EscalationStep",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    max_tier_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Known-agent routing (routing.known_agent): the agent the caller last spoke with, offered
+    # the call first until `preferred_agent_until`; set once, at the first claim attempt.
+    preferred_agent = models.ForeignKey(
+        "callcenter.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    preferred_agent_until = models.DateTimeField(null=True, blank=True)
 
     objects = CallQuerySet.as_manager()
 
@@ -90,6 +112,14 @@ class Call(models.Model):
                 | Q(queue__isnull=False, enqueued_at__isnull=False),
                 name="call_waiting_has_queue",
             ),
+            models.CheckConstraint(
+                condition=Q(max_tier_level__isnull=True) | Q(max_tier_level__gte=1),
+                name="call_max_tier_level_at_least_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(preferred_agent__isnull=True) | Q(preferred_agent_until__isnull=False),
+                name="call_preferred_agent_has_deadline",
+            ),
         ]
         indexes = [
             # Routing and wait announcements: a queue's waiting callers, priority then age.
@@ -115,6 +145,18 @@ class Call(models.Model):
             models.Index(fields=["created_at", "id"], name="call_created_idx"),
             models.Index(fields=["queue", "created_at"], name="call_queue_created_idx"),
             models.Index(fields=["agent", "created_at"], name="call_agent_created_idx"),
+            # Known-agent routing: a number's latest answered calls, inbound and placed by us.
+            models.Index(
+                fields=["from_number", "answered_at"],
+                condition=KNOWN_AGENT & Q(direction=CallDirection.INBOUND),
+                name="call_known_agent_inbound_idx",
+            ),
+            models.Index(
+                fields=["to_number", "answered_at"],
+                condition=KNOWN_AGENT
+                & Q(direction__in=[CallDirection.OUTBOUND_API, CallDirection.OUTBOUND_DIAL]),
+                name="call_known_agent_outbound_idx",
+            ),
         ]
 
     def __str__(self) -> str:

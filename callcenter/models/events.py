@@ -51,6 +51,32 @@ class CallEvent(AppendOnlyModel):
         return f"{self.call_sid} {self.kind}"
 
 
+class PendingCallEvent(models.Model):
+    """A stored Twilio callback not applied yet: the outbox `webhooks.outbox` drains.
+
+    Written by the statement that stores its CallEvent (a stored callback is never lost) and
+    deleted by the transaction that applies it (it is applied once)."""
+
+    event = models.OneToOneField(
+        "callcenter.CallEvent", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # The call the apply locks (a conference event's is the customer's): a call's pending
+    # events are claimed together and applied in id order.
+    subject_sid = models.CharField(max_length=64)
+    available_at = models.DateTimeField(help_text="Not claimed before (a failed apply backs off).")
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["event"]
+        indexes = [
+            # call_events_claim: every pending event of the claimed call.
+            models.Index(fields=["subject_sid"], name="pending_call_event_subject_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"pending {self.event_id}"
+
+
 class AgentStatusEvent(AppendOnlyModel):
     """One change of an agent's status and/or activity, with who caused it."""
 

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from callcenter.business_hours import is_open, validate_business_hours, validate_time_zone
-from callcenter.choices import MaxWaitAction, RoutingStrategy
+from callcenter.choices import EscalationAction, MaxWaitAction, RoutingStrategy
 from callcenter.querysets import QueueQuerySet
 
 E164 = RegexValidator(
@@ -31,6 +31,9 @@ class Queue(models.Model):
     short_abandon_seconds = models.PositiveIntegerField(default=5)
     ring_timeout_seconds = models.PositiveIntegerField(default=20)
     wrap_up_seconds = models.PositiveIntegerField(default=30)
+    # After an agent rejects (busy) or misses (no answer) an offer, no offer for this long.
+    reject_delay_seconds = models.PositiveIntegerField(default=0)
+    no_answer_delay_seconds = models.PositiveIntegerField(default=0)
     max_size = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no limit.")
     max_wait_seconds = models.PositiveIntegerField(null=True, blank=True)
     max_wait_action = models.CharField(
@@ -119,6 +122,63 @@ class QueueMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} in {self.queue} (tier {self.level})"
+
+
+class EscalationStep(models.Model):
+    """After `after_seconds` of waiting in `queue`, do `action` to the caller, once per queue
+    entry, in `after_seconds` order (routing's sweep applies them, routing.escalation).
+
+    raise_priority: the caller's priority becomes at least `priority` (never lowered);
+    move_to_queue: the caller is redirected into `target_queue`;
+    widen_tier: the caller may be offered to the next tier that has members (a queue with
+    such a step offers its callers to its first tier only until then)."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="escalation_steps")
+    after_seconds = models.PositiveIntegerField(help_text="Seconds waited in the queue.")
+    action = models.CharField(max_length=16, choices=EscalationAction.choices)
+    priority = models.SmallIntegerField(null=True, blank=True, help_text="raise_priority: to N.")
+    target_queue = models.ForeignKey(
+        Queue,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="move_to_queue: where to.",
+    )
+
+    class Meta:
+        ordering = ["queue_id", "after_seconds"]
+        constraints = [
+            # One step per moment: the order of a queue's steps is their `after_seconds`.
+            models.UniqueConstraint(
+                fields=["queue", "after_seconds"], name="escalation_step_queue_after_unique"
+            ),
+            # Each action has exactly the parameters it needs.
+            models.CheckConstraint(
+                condition=Q(
+                    action=EscalationAction.RAISE_PRIORITY,
+                    priority__isnull=False,
+                    target_queue__isnull=True,
+                )
+                | Q(
+                    action=EscalationAction.MOVE_TO_QUEUE,
+                    priority__isnull=True,
+                    target_queue__isnull=False,
+                )
+                | Q(
+                    action=EscalationAction.WIDEN_TIER,
+                    priority__isnull=True,
+                    target_queue__isnull=True,
+                ),
+                name="escalation_step_action_parameters",
+            ),
+            models.CheckConstraint(
+                condition=~Q(target_queue=F("queue")), name="escalation_step_no_move_to_itself"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue} after {self.after_seconds}s: {self.action}"
 
 
 class Menu(models.Model):

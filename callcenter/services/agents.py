@@ -12,10 +12,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from callcenter import notifications
 from callcenter.choices import AgentActivity, AgentStatus, StatusEventSource
 from callcenter.errors import InvalidInput, TransitionNotAllowed
 from callcenter.locks import lock_agent
 from callcenter.models import Agent, AgentStatusEvent
+from callcenter.signals import agent_became_routable
 
 # status → the statuses it may move to. Away → away changes the reason.
 STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -116,7 +118,14 @@ def agent_set_status(
     _record(
         agent=agent, before=before, reason=reason, source=source, acting_user=acting_user, at=now
     )
+    notifications.agent_changed(agent)
+    _announce_if_routable(agent)
     return StatusChange(agent=agent, changed=True)
+
+
+def _announce_if_routable(agent: Agent) -> None:
+    if agent.status == AgentStatus.AVAILABLE and agent.activity == AgentActivity.IDLE:
+        agent_became_routable.send(sender=Agent, agent_id=agent.pk)
 
 
 def callcenter_today(now: datetime | None = None) -> date:
@@ -183,7 +192,9 @@ def agent_change_activity(
         agent.consecutive_missed_offers = agent.consecutive_missed_offers + 1 if missed_offer else 0
         fields.append("consecutive_missed_offers")
     agent.save(update_fields=fields)
+    notifications.agent_changed(agent)
     if before[1] != agent.activity:
+        _announce_if_routable(agent)
         _record(
             agent=agent,
             before=before,

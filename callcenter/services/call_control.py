@@ -18,6 +18,8 @@ from telephony.models import Operation, OperationKind, OperationStatus
 from telephony.services import operation_request
 from telephony.webhook_urls import twilio_url
 
+from .call_facts import save_fields
+
 CONNECTED_STAGES = (CallStage.CONNECTED,)
 
 
@@ -44,7 +46,7 @@ def call_offer_to_agent(*, call: Call, agent: Agent, ring_timeout: int, offer_ke
     answers, the customer is bridged into the call's conference (follow_agent_leg).
     Precondition: the caller holds the call's row lock and the call is waiting."""
     call.stage = CallStage.OFFERED
-    call.save(update_fields=["stage"])
+    save_fields(call, "stage")
     operation_request(
         kind=OperationKind.DIAL_AGENT,
         key=f"dial_agent:{call.call_sid}:{offer_key}",
@@ -60,7 +62,7 @@ def call_offer_to_agent(*, call: Call, agent: Agent, ring_timeout: int, offer_ke
 def _back_to_waiting(call: Call) -> None:
     """An offer that went nowhere: the caller waits again, keeping their place."""
     call.stage = CallStage.WAITING
-    call.save(update_fields=["stage"])
+    save_fields(call, "stage")
 
 
 @transaction.atomic
@@ -219,6 +221,29 @@ TRANSFER_MODES = ("cold", "warm")
 
 
 @transaction.atomic
+@transaction.atomic
+def call_move_to_queue(*, call_id: int, queue: Queue, request_key: str | None = None) -> Operation:
+    """A supervisor moves a waiting caller to another queue: Twilio redirects the call out of
+    its <Enqueue> into the transfer URL, which enqueues it in `queue`. Until then the caller is
+    out of routing's reach (stage new), so no agent of the old queue is rung meanwhile."""
+    sid = Call.objects.values_list("call_sid", flat=True).get(pk=call_id)
+    call = lock_call(sid)
+    if call.stage != CallStage.WAITING:
+        raise TransitionNotAllowed(
+            "Only a waiting caller (not one ringing an agent) can be moved.", code="not_waiting"
+        )
+    if call.queue_id == queue.pk:
+        raise InvalidInput("The caller is already in that queue.", code="same_queue")
+    call.stage = CallStage.NEW
+    save_fields(call, "stage")
+    return operation_request(
+        kind=OperationKind.REDIRECT,
+        key=_key("move", call, request_key),
+        call_sid=call.call_sid,
+        params={"call_sid": call.call_sid, "url": twilio_url("twilio-transfer", queue=queue.pk)},
+    )
+
+
 def call_transfer(
     *,
     call: Call,

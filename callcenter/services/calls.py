@@ -7,10 +7,12 @@ keep the earliest (start, answer) or the terminal one (end), and the outcome is 
 the accumulated facts whenever one arrives after the end.
 """
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from callcenter.choices import (
@@ -21,8 +23,16 @@ from callcenter.choices import (
     QueueExit,
     WorkStatus,
 )
+from callcenter.errors import TransitionNotAllowed
 from callcenter.locks import lock_call
-from callcenter.models import Call, CallbackRequest, CallEvent, Queue, Voicemail
+from callcenter.models import (
+    Call,
+    CallbackRequest,
+    CallEvent,
+    PendingCallEvent,
+    Queue,
+    Voicemail,
+)
 from callcenter.services.call_control import follow_agent_leg, follow_customer_call
 from callcenter.services.call_facts import (
     QUEUE_FAILURES,
@@ -63,42 +73,107 @@ class TwilioEvent:
         return self.context.get("for", "") if self.kind == "conference" else self.call_sid
 
 
-def call_event_record(event: TwilioEvent, call: Call | None = None) -> int | None:
+def call_event_record(
+    event: TwilioEvent, call: Call | None = None, *, apply_later: bool = False
+) -> int | None:
     """Store the raw event once; its id, or None when it was already stored (a duplicate).
 
     One INSERT … ON CONFLICT DO NOTHING RETURNING: a duplicate costs one statement, no
     savepoint and no exception. Without `call`, the event is linked to its subject's row
-    when that exists, in the same statement."""
+    when that exists, in the same statement. `apply_later` also queues a new event in the
+    outbox (PendingCallEvent) in that statement, so it is never stored without being queued;
+    `webhooks.outbox.apply_pending` applies it."""
     table, calls = CallEvent._meta.db_table, Call._meta.db_table
     json = CallEvent._meta.get_field("payload")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (dedup_key, call_id, call_sid, source, kind,"  # noqa: S608 - model tables
-            " sequence_number, payload, context, twilio_timestamp, received_at)"
-            f" VALUES (%s, COALESCE(%s, (SELECT id FROM {calls} WHERE call_sid = %s)),"
-            " %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-            [
-                event.dedup_key[:200],
-                call.pk if call else None,
-                event.subject_sid,
-                event.call_sid,
-                event.source,
-                event.kind,
-                event.sequence_number,
-                json.get_db_prep_save(event.params, connection),
-                json.get_db_prep_save(event.context, connection),
-                event.twilio_timestamp,
-                timezone.now(),
-            ],
+    now = timezone.now()
+    insert = (
+        f"INSERT INTO {table} (dedup_key, call_id, call_sid, source, kind,"  # noqa: S608 - model tables
+        " sequence_number, payload, context, twilio_timestamp, received_at)"
+        f" VALUES (%s, COALESCE(%s, (SELECT id FROM {calls} WHERE call_sid = %s)),"
+        " %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
+    )
+    params = [
+        event.dedup_key[:200],
+        call.pk if call else None,
+        event.subject_sid,
+        event.call_sid,
+        event.source,
+        event.kind,
+        event.sequence_number,
+        json.get_db_prep_save(event.params, connection),
+        json.get_db_prep_save(event.context, connection),
+        event.twilio_timestamp,
+        now,
+    ]
+    queue = (
+        f"INSERT INTO {PendingCallEvent._meta.db_table}"
+        " (event_id, subject_sid, available_at, attempts)"
+    )
+    if apply_later and connection.vendor == "postgresql":
+        insert = (
+            f"WITH stored AS ({insert}), queued AS ({queue} SELECT id, %s, %s, 0 FROM stored)"  # noqa: S608
+            " SELECT id FROM stored"
         )
+        params += [event.subject_sid[:64], now]
+    separate = apply_later and connection.vendor != "postgresql"  # no data-modifying CTEs
+    with transaction.atomic() if separate else nullcontext(), connection.cursor() as cursor:
+        cursor.execute(insert, params)
         row = cursor.fetchone()
+        if row and separate:
+            cursor.execute(f"{queue} VALUES (%s, %s, %s, 0)", [row[0], event.subject_sid[:64], now])
     return row[0] if row else None
 
 
-@transaction.atomic
+def call_events_claim() -> list[int]:
+    """Claim the pending events of one call (the one whose event waits longest), in id order,
+    and take them out of the outbox. Precondition: inside the transaction that applies them,
+    so they are applied once, or stay pending when it rolls back.
+
+    On PostgreSQL one statement that never waits: a drainer's head is the first pending event
+    of its call (SKIP LOCKED), so two drainers take two different calls, and the call's later
+    events are taken unless another drainer holds them. Waiting there instead let two drainers
+    each hold one event of a call and wait for the other's (a deadlock, seen under load).
+    The apply locks the call, so even events of one call split between two drainers are
+    merged one after the other."""
+    table, now = PendingCallEvent._meta.db_table, timezone.now()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH head AS (SELECT subject_sid FROM {table} p WHERE available_at <= %s"  # noqa: S608
+                f" AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.subject_sid = p.subject_sid"
+                " AND e.event_id < p.event_id)"
+                " ORDER BY event_id LIMIT 1 FOR UPDATE SKIP LOCKED),"
+                f" taken AS (SELECT p.event_id FROM {table} p, head"
+                " WHERE p.subject_sid = head.subject_sid AND p.available_at <= %s"
+                " FOR UPDATE OF p SKIP LOCKED)"
+                f" DELETE FROM {table} p USING taken WHERE p.event_id = taken.event_id"
+                " RETURNING p.event_id",
+                [now, now],
+            )
+            return sorted(row[0] for row in cursor.fetchall())
+    pending = PendingCallEvent.objects.filter(available_at__lte=now)
+    head = pending.order_by("event_id").values_list("subject_sid", flat=True).first()
+    if head is None:
+        return []
+    ids = sorted(pending.filter(subject_sid=head).values_list("event_id", flat=True))
+    PendingCallEvent.objects.filter(event_id__in=ids).delete()
+    return ids
+
+
+def call_events_defer(*, event_ids: list[int]) -> None:
+    """Back off events whose apply failed (their claim rolled back, so they are pending
+    again): not claimable for 2^attempts seconds, at most an hour. Never dropped."""
+    pending = PendingCallEvent.objects.filter(event_id__in=event_ids)
+    attempts = min((pending.aggregate(n=Max("attempts"))["n"] or 0) + 1, 1000)
+    delay = timedelta(seconds=min(2**attempts, 3600))
+    pending.update(attempts=attempts, available_at=timezone.now() + delay)
+
+
+@transaction.atomic(savepoint=False)
 def call_event_apply(*, event_id: int) -> Call | None:
-    """Merge a stored callback into its call (forward-only and order-independent)."""
+    """Merge a stored callback into its call (forward-only and order-independent). Inside
+    the caller's transaction without a savepoint: a failure rolls back the whole of it."""
     stored = CallEvent.objects.get(pk=event_id)
     event = TwilioEvent(
         call_sid=stored.call_sid,
@@ -186,6 +261,20 @@ def call_enqueue(event: TwilioEvent, *, queue: Queue) -> Call:
     call.stage = CallStage.WAITING
     call.queue_exit = QueueExit.NONE
     save_fields(call, "queue", "enqueued_at", "priority", "stage", "queue_exit")
+    return call
+
+
+@transaction.atomic
+def call_set_priority(*, call_id: int, priority: int) -> Call:
+    """A supervisor moves a waiting caller up (or down) their queue; routing serves by
+    priority, then true wait time. Refused once the caller is no longer waiting."""
+    sid = Call.objects.values_list("call_sid", flat=True).get(pk=call_id)
+    call = lock_call(sid)
+    if call.stage not in (CallStage.WAITING, CallStage.OFFERED):
+        raise TransitionNotAllowed("The caller is not waiting in a queue.", code="not_waiting")
+    if call.priority != priority:
+        call.priority = priority
+        save_fields(call, "priority")
     return call
 
 

@@ -12,6 +12,7 @@ from telephony.simulator import recordings
 from telephony.simulator.clock import SimClock
 from telephony.simulator.conferences import ConferenceDirectory, Participant, take_part
 from telephony.simulator.config import NumberConfig, SimulatorConfig
+from telephony.simulator.devices import InteractiveDevices
 from telephony.simulator.executor import CallSession, Step
 from telephony.simulator.ground_truth import GroundTruth
 from telephony.simulator.legs import HungUp, SimCall, StatusSubscription, TwimlSource
@@ -42,6 +43,8 @@ class Exchange:
         self.queues = QueueDirectory(self)
         self.conferences = ConferenceDirectory(self)
         self.recordings: dict[str, recordings.Recording] = {}
+        # Softphones a person answers (a browser page) instead of the scripted AgentPhone.
+        self.devices = InteractiveDevices(self)
         self.rest_base_url = ""
         self._tasks: set[asyncio.Task] = set()
         self._live = 0
@@ -174,15 +177,20 @@ class Exchange:
         self.spawn(lifecycle())
 
     async def ring(self, leg: SimCall, timeout: float) -> str:
-        """Dial `leg`'s party: `answered`, or the status the leg ends with."""
+        """Dial `leg`'s party: `answered`, or the status the leg ends with. A softphone
+        registered as interactive decides itself (devices.py); other parties are scripted."""
         try:
             leg.set_status("initiated")
             await leg.sleep(self.config.media.setup_seconds)
             leg.set_status("ringing")
-            reaction = leg.party.ring(timeout)
-            await leg.sleep(reaction.after)
+            if self.devices.is_interactive(leg.identity):
+                result = await self.devices.ring(leg, timeout)
+            else:
+                reaction = leg.party.ring(timeout)
+                await leg.sleep(reaction.after)
+                result = reaction.result
         except HungUp:
             return "canceled"
-        if reaction.result == "answered":
+        if result == "answered":
             leg.answer()
-        return reaction.result
+        return result

@@ -7,34 +7,15 @@ one chosen is the named partial index, i.e. that the query's predicate implies t
 bench/bench_routing_indexes.py shows the same plans at 100,000 agents / 1,000,000 calls.
 """
 
-import json
-
 import pytest
-from django.db import connection, transaction
+from django.utils import timezone
 
 from callcenter.models import Agent, Call
-from tests.factories import AgentFactory, QueueFactory, ended_call, waiting_call
+from tests.factories import AgentFactory, CallFactory, QueueFactory, ended_call, waiting_call
+from tests.plans import plan_indexes
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
-
-
-def plan_indexes(queryset) -> set[str]:
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
-        cursor.execute("ANALYZE callcenter_agent")
-        cursor.execute("ANALYZE callcenter_call")
-        plan = json.loads(queryset.explain(format="json"))
-    found: set[str] = set()
-
-    def walk(node):
-        if "Index Name" in node:
-            found.add(node["Index Name"])
-        for child in node.get("Plans", []):
-            walk(child)
-
-    walk(plan[0]["Plan"])
-    return found
+NOW = timezone.now()
 
 
 def test_eligible_agents_use_the_routable_partial_index():
@@ -51,9 +32,13 @@ def test_waiting_calls_use_the_waiting_partial_index():
         ended_call(queue)
     for _ in range(5):
         waiting_call(queue)
+    # Many more callers in another queue: the per-queue index is decisively the selective one
+    # (with only a few, the global waiting index tied with it and the plan flipped).
     other = QueueFactory()
-    for _ in range(60):  # other queues' callers: the per-queue index is the selective one
-        waiting_call(other)
+    Call.objects.bulk_create(
+        CallFactory.build(queue=other, stage="waiting", created_at=NOW, enqueued_at=NOW)
+        for _ in range(2000)
+    )
     query = Call.objects.waiting_in_queue(queue.pk)[:10]
     assert "call_waiting_queue_order_idx" in plan_indexes(query)
 

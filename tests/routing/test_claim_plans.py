@@ -1,34 +1,14 @@
 """The claim's queries use their named partial indexes (PostgreSQL plans, steered as in
 tests/callcenter/test_indexes.py: no sequential scans, no sorts)."""
 
-import json
-
 import pytest
-from django.db import connection, transaction
 
 from callcenter.models import Agent
 from routing.selectors import claimable_calls, eligible_agents
 from tests.factories import AgentFactory, QueueFactory, ended_call, waiting_call
+from tests.plans import plan_indexes
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
-
-
-def plan_indexes(queryset) -> set[str]:
-    with transaction.atomic(), connection.cursor() as cursor:
-        for setting in ("enable_seqscan", "enable_sort"):
-            cursor.execute(f"SET LOCAL {setting} = off")
-        cursor.execute("ANALYZE callcenter_agent")
-        cursor.execute("ANALYZE callcenter_call")
-        plan = json.loads(queryset.explain(format="json"))
-    found: set[str] = set()
-
-    def walk(node):
-        found.update([node["Index Name"]] if "Index Name" in node else [])
-        for child in node.get("Plans", []):
-            walk(child)
-
-    walk(plan[0]["Plan"])
-    return found
 
 
 def test_claimable_calls_use_the_global_waiting_order():

@@ -135,8 +135,9 @@ def test_sweep_ends_wrap_ups_and_expires_lost_offers(offer, django_capture_on_co
         status="available", activity="wrap_up", wrap_up_until=timezone.now() - timedelta(seconds=1)
     )
     with django_capture_on_commit_callbacks(execute=False):
-        assert routing_sweep() == {"wrap_ups_ended": 1, "offers_expired": 1}
-        assert routing_sweep() == {"wrap_ups_ended": 0, "offers_expired": 0}  # idempotent
+        assert routing_sweep() == {"wrap_ups_ended": 1, "offers_expired": 1, "escalated": 0}
+        # Idempotent.
+        assert routing_sweep() == {"wrap_ups_ended": 0, "offers_expired": 0, "escalated": 0}
     status, agent = state(offer)
     assert status == ReservationStatus.TIMED_OUT and agent.active_calls == 0
     assert Call.objects.get(pk=offer.call_id).stage == CallStage.WAITING

@@ -80,7 +80,9 @@ def test_hundred_calls_match_the_ground_truth(center, settings, chaos):
     )
     settings.TWILIO_API_BASE_URL = simulator.start()
     try:
-        truth = simulator.run_traffic(CALLS, calls_per_minute=40, timeout=600)
+        # About twice what five agents can take: answered, abandoned and voicemail all occur
+        # (at 40 a minute nearly everyone timed out and a run could answer nobody).
+        truth = simulator.run_traffic(CALLS, calls_per_minute=12, timeout=600)
         everything = simulator.ground_truth()  # the agents' legs too
         deadline = time.monotonic() + 30
         open_offers = Reservation.objects.filter(status__in=["offered", "accepted"])
@@ -108,6 +110,9 @@ def test_hundred_calls_match_the_ground_truth(center, settings, chaos):
         expected = EXPECTED.get(record["outcome"], {record["outcome"]})
         if record["outcome"] == "completed" and "leave" in record["queue_results"]:
             expected = LEFT_AT_MAX_WAIT
+        if {"abandoned", "callback-requested"} <= set(record["happenings"]):
+            # The caller pressed for a callback and hung up at once: either may win the race.
+            expected = expected | {"callback", "abandoned", "short_abandoned"}
         if record["outcome"] == "completed" and "redirected" in record["queue_results"]:
             expected = {"failed"}  # bridged for an agent who had gone: counted as our failure
         if call.outcome not in expected:

@@ -23,6 +23,7 @@ EXCHANGE = web.AppKey("exchange", Exchange)
 API_PREFIX = "/2010-04-01/Accounts/{account}"
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 PUBLIC_MEDIA_ROUTE = "recording-media"
+SIMULATOR_PREFIX = "/Simulator/"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -133,6 +134,11 @@ def check_from(from_: str | None) -> str:
 def is_public(request: web.Request) -> bool:
     """Recording media is served without auth, as Twilio does unless told otherwise."""
     return request.match_info.route.name == PUBLIC_MEDIA_ROUTE
+
+
+def is_simulator_control(request: web.Request) -> bool:
+    """The simulator's own API (not Twilio's): authenticated, but never given injected faults."""
+    return request.path.startswith(SIMULATOR_PREFIX)
 
 
 def _credentials_ok(exchange: Exchange, header: str | None) -> bool:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from telephony.simulator.config import FaultConfig
 from telephony.simulator.ground_truth import GroundTruth
-from telephony.simulator.rest.common import ApiError, Handler, is_public
+from telephony.simulator.rest.common import ApiError, Handler, is_public, is_simulator_control
 from telephony.simulator.sids import derived_rng
 
 
@@ -47,7 +47,8 @@ class FaultInjector:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        fault = None if is_public(request) else self.next_fault()
+        skip = is_public(request) or is_simulator_control(request)
+        fault = None if skip else self.next_fault()
         if fault is None:
             return await handler(request)
         self._truth.rest_faults.append(

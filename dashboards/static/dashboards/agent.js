@@ -1,0 +1,200 @@
+// The agent dashboard: status, the softphone (offers to accept or reject, the current call's
+// controls, wrap-up), queue counts and recent calls. Offers arrive as logged events (never
+// missed, even across reconnects); the agent's own state and calls as unlogged frames, with
+// the REST snapshot reloaded on (re)connect.
+(function () {
+  "use strict";
+  const {api, cell, duration, showState, say, debounce} = window.Dash;
+  const page = JSON.parse(document.getElementById("page-data").textContent);
+  const $ = (id) => document.getElementById(id);
+  const me = {agent: null, offer: null, call: null, onHold: false, recording: false};
+  const device = makeDevice();
+
+  // -- snapshot ---------------------------------------------------------------------------
+  async function load() {
+    try {
+      const [agent, dashboard, recent] = await Promise.all([
+        api("GET", `/api/v1/agents/${page.agentId}/`),
+        api("GET", "/api/v1/dashboard/"),
+        api("GET", `/api/v1/calls/?agent=${page.agentId}&page_size=10`),
+      ]);
+      me.agent = agent;
+      const mine = recent.results.filter((c) => !c.parent_call_sid);
+      const live = mine.find((c) => !c.ended_at && c.stage === "connected");
+      if (live) me.call = live;
+      else if (me.call && me.call.ended_at === null) me.call = await api("GET", `/api/v1/calls/${me.call.id}/`);
+      renderQueues(dashboard.queues);
+      renderRecent(mine);
+      render();
+    } catch (error) {
+      say(`Could not load: ${error.message}`);
+    }
+  }
+  const reloadSoon = debounce(load, 300);
+
+  function render() {
+    const a = me.agent;
+    if (!a) return;
+    $("my-status").textContent = a.status + (a.away_reason ? ` (${a.away_reason})` : "");
+    $("my-activity").textContent = a.activity.replace("_", "-");
+    const offered = me.offer !== null;
+    const onCall = me.call !== null && !me.call.ended_at;
+    const wrapping = a.activity === "wrap_up";
+    $("offer").hidden = !offered;
+    $("current-call").hidden = !onCall || offered;
+    $("wrap-up").hidden = !wrapping || onCall;
+    $("idle-note").hidden = offered || onCall || wrapping;
+    if (offered) {
+      $("offer-from").textContent = me.offer.from_number || "unknown";
+      $("offer-queue").textContent = me.offer.queue_name || "";
+    }
+    if (onCall) {
+      $("call-from").textContent = me.call.from_number || "unknown";
+      $("call-stage").textContent = me.call.stage;
+      $("call-hold").textContent = me.onHold ? "· on hold" : "";
+      $("hold").hidden = me.onHold;
+      $("unhold").hidden = !me.onHold;
+      $("record").textContent = me.recording ? "Stop recording" : "Record";
+    }
+  }
+
+  function renderQueues(queues) {
+    $("queues").tBodies[0].replaceChildren(...queues.map((q) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(q.name), cell(q.waiting), cell(duration(q.longest_wait_seconds)),
+        cell(q.agents.available));
+      return tr;
+    }));
+  }
+
+  function renderRecent(calls) {
+    $("recent").tBodies[0].replaceChildren(...calls.map((c) => {
+      const tr = document.createElement("tr");
+      tr.dataset.callId = c.id;
+      tr.append(cell(new Date(c.created_at).toLocaleTimeString()), cell(c.from_number),
+        cell(c.outcome || c.stage), cell(duration(c.talk_seconds)), cell(c.disposition || ""));
+      return tr;
+    }));
+  }
+
+  // -- live frames ------------------------------------------------------------------------
+  async function onFrame(frame) {
+    const data = frame.data;
+    if (frame.type === "offer.created") {
+      me.offer = data;
+      device.ringing(data);
+    } else if (frame.type === "offer.updated") {
+      const offer = me.offer && me.offer.reservation_id === data.reservation_id ? me.offer : null;
+      if (offer) me.offer = null;
+      if (data.status === "accepted") {
+        me.call = await api("GET", `/api/v1/calls/${data.call_id}/`);
+        // The call is ours from now on, but the API shows the number only once it records the
+        // agent on it; the offer already told us who is calling.
+        if (!me.call.from_number && offer) me.call.from_number = offer.from_number;
+        me.onHold = false;
+        me.recording = false;
+      }
+    } else if (frame.type === "agent.updated" && data.id === page.agentId) {
+      Object.assign(me.agent, data);
+      if (data.activity !== "on_call" && data.activity !== "offered") reloadSoon();
+    } else if (frame.type === "call.updated" && me.call && data.id === me.call.id) {
+      Object.assign(me.call, data); // frames carry no numbers: from_number is kept
+      if (data.ended_at) reloadSoon();
+    }
+    render();
+  }
+
+  function onState(state) {
+    showState(state);
+    load(); // (re)connected or fell back: the snapshot may have moved on
+  }
+
+  // -- actions ----------------------------------------------------------------------------
+  async function act(request) {
+    try {
+      say("");
+      await request();
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  document.querySelectorAll("[data-status]").forEach((b) => b.addEventListener("click", () => {
+    const status = b.dataset.status;
+    const body = status === "away" ? {status, reason: $("away-reason").value} : {status};
+    act(async () => {
+      me.agent = await api("POST", `/api/v1/agents/${page.agentId}/status/`, body);
+      render();
+    });
+  }));
+  $("accept").addEventListener("click", () => act(() => device.answer()));
+  $("reject").addEventListener("click", () => act(() => device.reject()));
+  const control = (path, body) => api("POST", `/api/v1/calls/${me.call.id}/${path}/`, body);
+  $("hold").addEventListener("click", () => act(async () => {
+    await control("hold", {hold: true}); me.onHold = true; render();
+  }));
+  $("unhold").addEventListener("click", () => act(async () => {
+    await control("hold", {hold: false}); me.onHold = false; render();
+  }));
+  $("record").addEventListener("click", () => act(async () => {
+    await control("recording", {record: !me.recording}); me.recording = !me.recording; render();
+  }));
+  $("hangup").addEventListener("click", () => act(() => control("hangup")));
+  $("transfer").addEventListener("click", () => act(() => {
+    const to = $("transfer-to").value.trim();
+    const target = to.startsWith("+") ? {number: to}
+      : to.startsWith("a") ? {agent: Number(to.slice(1))} : {queue: Number(to.replace(/^q/, ""))};
+    return control("transfer", {mode: "cold", ...target});
+  }));
+  page.dispositions.forEach((d) => $("disposition").add(new Option(d, d)));
+  $("wrap-up").addEventListener("submit", (event) => {
+    event.preventDefault();
+    act(async () => {
+      me.agent = await api("POST", `/api/v1/agents/${page.agentId}/wrap-up/`,
+        {disposition: $("disposition").value, notes: $("notes").value});
+      me.call = null;
+      $("notes").value = "";
+      render();
+      reloadSoon();
+    });
+  });
+
+  // -- the softphone device ---------------------------------------------------------------
+  // Simulated mode: the Twilio simulator waits for this page's decision on each ring.
+  // Twilio mode: the Twilio Voice JS SDK's Device, registered with a token from our API.
+  function makeDevice() {
+    if (page.telephonyMode === "simulated") {
+      const register = () => api("POST", "/api/v1/softphone/simulated/register/")
+        .then(() => { $("device-state").textContent = "(simulated device ready)"; })
+        .catch((error) => { $("device-state").textContent = `(device: ${error.message})`; });
+      register();
+      setInterval(register, 30000);
+      return {
+        ringing() {},
+        answer: () => api("POST", "/api/v1/softphone/simulated/answer/"),
+        reject: () => api("POST", "/api/v1/softphone/simulated/reject/"),
+      };
+    }
+    let incoming = null;
+    if (window.Twilio && window.Twilio.Device) {
+      api("POST", "/api/v1/softphone/token/").then(({token}) => {
+        const twilioDevice = new window.Twilio.Device(token, {closeProtection: true});
+        twilioDevice.on("incoming", (call) => { incoming = call; });
+        twilioDevice.on("tokenWillExpire", () => api("POST", "/api/v1/softphone/token/")
+          .then((fresh) => twilioDevice.updateToken(fresh.token)));
+        twilioDevice.register();
+        $("device-state").textContent = "(Twilio device)";
+      }).catch((error) => { $("device-state").textContent = `(device: ${error.message})`; });
+    } else {
+      $("device-state").textContent = "(no Twilio Voice SDK loaded)";
+    }
+    return {
+      ringing() {},
+      answer: async () => { if (incoming) incoming.accept(); },
+      reject: async () => { if (incoming) incoming.reject(); },
+    };
+  }
+
+  load().then(() => new window.Realtime({userId: page.userId, onFrame, onResync: load, onState})
+    .start());
+})();

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from .apis import DashboardView
+
+urlpatterns = [
+    path("", DashboardView.as_view(), name="dashboard"),
+]

@@ -1,0 +1,72 @@
+"""The agent dashboard drives a real call: the simulated softphone rings on the page, the agent
+accepts, holds, resumes, hangs up and completes wrap-up; offers still arrive when the
+WebSocket is cut (the long-poll fallback)."""
+
+import pytest
+from playwright.sync_api import expect
+
+from callcenter.models import Agent, Call
+from telephony.models import Operation, OperationKind, OperationStatus
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+def _ready_page(open_page, agent, **options):
+    page = open_page(agent.user, "/agent/", **options)
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
+    expect(page.locator("#device-state")).to_contain_text("ready")
+    page.click("button[data-status=available]")
+    expect(page.locator("#my-status")).to_have_text("available")
+    return page
+
+
+def _succeeded(kind) -> bool:
+    return Operation.objects.filter(kind=kind, status=OperationStatus.SUCCEEDED).exists()
+
+
+def test_accept_hold_hang_up_and_wrap_up(call_center, open_page):
+    bob = Agent.objects.get(user__username="bob")
+    page = _ready_page(open_page, bob)
+
+    traffic = call_center.start_traffic(1, 60)
+    expect(page.locator("#offer")).to_be_visible()
+    expect(page.locator("#offer-queue")).to_have_text("Sales")
+    page.click("#accept")
+    expect(page.locator("#current-call")).to_be_visible()
+    expect(page.locator("#call-stage")).to_have_text("connected")
+    expect(page.locator("#call-from")).not_to_have_text("unknown")  # own call: number shown
+
+    page.click("#hold")
+    expect(page.locator("#call-hold")).to_have_text("· on hold")
+    page.click("#unhold")
+    expect(page.locator("#call-hold")).to_have_text("")
+    assert _succeeded(OperationKind.HOLD) and _succeeded(OperationKind.UNHOLD)
+
+    page.click("#hangup")
+    expect(page.locator("#wrap-up")).to_be_visible()
+    expect(page.locator("#my-activity")).to_have_text("wrap-up")
+    page.select_option("#disposition", "resolved")
+    page.fill("#notes", "Refund issued")
+    page.click("#ready")
+    expect(page.locator("#my-activity")).to_have_text("idle")
+    expect(page.locator("#idle-note")).to_be_visible()
+    expect(page.locator("#recent tbody tr")).to_have_count(1)
+    expect(page.locator("#recent tbody tr").first).to_contain_text("resolved")
+
+    call = Call.objects.get(parent__isnull=True)
+    assert (call.agent_id, call.disposition, call.notes) == (bob.pk, "resolved", "Refund issued")
+    assert call.answered_at is not None and call.ended_at is not None
+    traffic.result(30)
+
+
+def test_an_offer_arrives_through_the_fallback_when_the_socket_is_cut(call_center, open_page):
+    bob = Agent.objects.get(user__username="bob")
+    page = _ready_page(open_page, bob, cuttable=True)
+    page.evaluate("window.__cutSockets()")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "fallback")
+
+    traffic = call_center.start_traffic(1, 60)
+    expect(page.locator("#offer")).to_be_visible()
+    page.click("#reject")
+    expect(page.locator("#offer")).to_be_hidden()
+    traffic.cancel()

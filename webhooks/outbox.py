@@ -1,0 +1,129 @@
+"""Applying stored callbacks: the outbox (PendingCallEvent) and the drainer that empties it.
+
+The webhook stores a callback and queues it in the outbox in one statement, then wakes the
+drainer (`wake`): a background thread of the web process sends at most one Celery message per
+`WAKE_INTERVAL`, and none while another already waits in the broker, however many callbacks
+arrive. The drainer (`apply_pending`) claims one call's pending events at a time
+(`call_events_claim`) and merges them in id order (`call_event_apply`) in the transaction
+that deletes them from the outbox, so each is applied exactly once; after commit, routing
+reacts to each (`routing_after_call_change`). The beat entry `call-events-sweep` drains
+whatever a lost wake-up (a web process killed in between) left behind.
+"""
+
+import logging
+import os
+import threading
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+from callcenter.services import call_event_apply, call_events_claim, call_events_defer
+from routing.lifecycle import routing_after_call_change
+
+logger = logging.getLogger(__name__)
+
+WAKE_INTERVAL = 0.05  # seconds: the most a wake-up waits for the previous one, per process
+
+
+def apply_pending(*, max_seconds: float = 1.0) -> tuple[int, bool]:
+    """Apply pending callbacks, one call at a time, for about `max_seconds`; (events applied,
+    whether the outbox looked empty at the end)."""
+    deadline, applied = time.monotonic() + max_seconds, 0
+    while time.monotonic() < deadline:
+        event_ids, calls = [], []
+        try:
+            with transaction.atomic():
+                event_ids = call_events_claim()
+                calls = [call_event_apply(event_id=event_id) for event_id in event_ids]
+        except Exception:
+            if not event_ids:
+                raise  # the claim itself failed: the task fails, a later one retries
+            # Rolled back: the events are pending again, claimable after a backoff (2 s,
+            # doubling): a deadlock or a lost connection is retried, a bug does not spin.
+            logger.exception("applying callbacks %s failed", event_ids)
+            call_events_defer(event_ids=event_ids)
+            continue
+        if not event_ids:
+            return applied, True
+        applied += len(event_ids)
+        for call in calls:  # as each apply left the call, like one task per callback did
+            try:
+                routing_after_call_change(call)
+            except Exception:  # the events stay applied; the routing sweep settles the rest
+                logger.exception("routing after call %s failed", call and call.call_sid)
+    return applied, False
+
+
+class _Waker:
+    """Wakes the drainer at most once per `interval` from this process, never missing one.
+
+    A call (on commit of a stored callback) only flags a wake-up and notifies a daemon
+    thread; the thread sends one per flag it sees, then sleeps `interval`. Each flag is seen
+    after it was raised, so every stored callback is followed by a drain message taken after
+    its commit (sent then, or already waiting): the drainer that runs on it finds it."""
+
+    def __init__(self, interval: float, send):
+        self.interval = interval
+        self.send = send
+        self.wanted = threading.Condition()
+        self.flagged = False
+        self.pid = 0  # the thread belongs to the process that started it (gunicorn forks)
+
+    def __call__(self) -> None:
+        with self.wanted:
+            if self.pid != os.getpid():
+                self.pid = os.getpid()
+                threading.Thread(target=self._run, name="drainer-waker", daemon=True).start()
+            self.flagged = True
+            self.wanted.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.wanted:
+                self.wanted.wait_for(lambda: self.flagged)
+                self.flagged = False
+            self.send()
+            time.sleep(self.interval)
+
+
+# Set while a drain message waits in the broker, so the web processes queue one at a time
+# however many of them wake the drainer; expires in case that message is lost.
+QUEUED_KEY, QUEUED_SECONDS = "webhooks:call-events-drain-queued", 2
+
+
+def _shared_cache() -> bool:
+    return settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+
+
+def request_drain() -> None:
+    """Queue a drain message unless one is already waiting for a worker."""
+    from .tasks import call_events_drain_task
+
+    try:
+        if not _shared_cache() or cache.add(QUEUED_KEY, 1, timeout=QUEUED_SECONDS):
+            call_events_drain_task.apply_async(ignore_result=True)
+    except Exception:  # the broker is down: the beat sweep drains once it is back
+        logger.exception("could not wake the callbacks drainer")
+
+
+def drain_started() -> None:
+    """A drain message was taken: callbacks stored from now on need another one."""
+    if _shared_cache():
+        cache.delete(QUEUED_KEY)
+
+
+_waker = _Waker(WAKE_INTERVAL, request_drain)
+
+
+def wake() -> None:
+    """Have the drainer run soon (on commit of a stored callback). In the embedded run
+    (eager tasks) it runs here and now."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        try:
+            apply_pending(max_seconds=5.0)
+        except Exception:  # the callback is stored: the next drain or the sweep applies it
+            logger.exception("draining callbacks failed")
+    else:
+        _waker()
