@@ -185,16 +185,21 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_SERVER_URL),
         help="PostgreSQL server, without a database name (env BENCH_POSTGRES_URL)",
     )
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("BENCH_DATABASE", DATABASE),
+        help=f"database to drop, recreate and use (env BENCH_DATABASE; default {DATABASE})",
+    )
     args = parser.parse_args(argv)
     if args.scale <= 0:
         parser.error("--scale must be positive")
     modules = discover(args.names)
 
     started_at, clock = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
-    recreate_database(args.server_url, DATABASE)
-    connection = setup_django(f"{args.server_url}/{DATABASE}")
+    recreate_database(args.server_url, args.database)
+    connection = setup_django(f"{args.server_url}/{args.database}")
     ctx = Context(connection=connection, scale=args.scale, started=clock)
-    ctx.log(f"database {DATABASE} migrated; running {', '.join(modules)} at scale {args.scale}")
+    ctx.log(f"database {args.database} migrated; running {', '.join(modules)} at scale {args.scale}")
     rows, ok = [], True
     for name, module_name in modules.items():
         bench_rows, bench_ok = run_one(ctx, name, module_name)
