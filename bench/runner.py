@@ -199,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     recreate_database(args.server_url, args.database)
     connection = setup_django(f"{args.server_url}/{args.database}")
     ctx = Context(connection=connection, scale=args.scale, started=clock)
-    ctx.log(f"database {args.database} migrated; running {', '.join(modules)} at scale {args.scale}")
+    ctx.log(
+        f"database {args.database} migrated; running {', '.join(modules)} at scale {args.scale}"
+    )
     rows, ok = [], True
     for name, module_name in modules.items():
         bench_rows, bench_ok = run_one(ctx, name, module_name)
