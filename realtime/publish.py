@@ -38,6 +38,24 @@ def _next_seq(user_id: int) -> int:
         return cursor.fetchone()[0]
 
 
+def _log_in_one_statement(users: list[int], type_: str, data: dict, now) -> dict[int, int]:
+    # PostgreSQL: every recipient's cursor bumped and event appended by one statement, so a
+    # message to a group of 50 costs what a message to one person costs.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH bumped AS ("
+            " INSERT INTO realtime_eventcursor (user_id, last_seq, acked_seq)"
+            " SELECT u, 1, 0 FROM unnest(%s::bigint[]) AS u ORDER BY u"
+            " ON CONFLICT (user_id) DO UPDATE SET last_seq = realtime_eventcursor.last_seq + 1"
+            " RETURNING user_id, last_seq)"
+            " INSERT INTO realtime_userevent (user_id, seq, type, data, created_at)"
+            " SELECT user_id, last_seq, %s, %s::jsonb, %s FROM bumped"
+            " RETURNING user_id, seq",
+            [users, type_, json.dumps(data), now],
+        )
+        return dict(cursor.fetchall())
+
+
 def _check_type(type_: str) -> None:
     if not type_ or len(type_) > MAX_TYPE_LENGTH:
         raise ValueError(f"An event type is 1..{MAX_TYPE_LENGTH} characters: {type_!r}")
@@ -54,15 +72,18 @@ def publish_to_users(user_ids: Iterable[int], type_: str, data: dict) -> dict[in
     _check_type(type_)
     data = _plain(data)
     now = timezone.now()
-    seqs: dict[int, int] = {}
-    with transaction.atomic():
+    # Joins the caller's transaction (no savepoint): the events stand or fall with the change.
+    with transaction.atomic(savepoint=False):
         # Sorted: two transactions bumping the same cursors take the row locks in one order.
-        for user_id in sorted(set(user_ids)):
-            seqs[user_id] = _next_seq(user_id)
-        UserEvent.objects.bulk_create(
-            UserEvent(user_id=uid, seq=seq, type=type_, data=data, created_at=now)
-            for uid, seq in seqs.items()
-        )
+        users = sorted(set(user_ids))
+        if connection.vendor == "postgresql":
+            seqs = _log_in_one_statement(users, type_, data, now)
+        else:
+            seqs = {user_id: _next_seq(user_id) for user_id in users}
+            UserEvent.objects.bulk_create(
+                UserEvent(user_id=uid, seq=seq, type=type_, data=data, created_at=now)
+                for uid, seq in seqs.items()
+            )
         messages = [
             (user_group(uid), {"type": type_, "seq": seq, "data": data})
             for uid, seq in seqs.items()
