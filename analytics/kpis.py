@@ -1,0 +1,128 @@
+"""The KPI definitions: one formula each, applied to summed rollup counters.
+
+Every report, page and summary computes its figures here, and shows `FORMULAS` beside them.
+Percentiles come from mergeable histograms (`EDGES`): nearest rank, reported as the lower edge
+of the bucket holding it, so exact to the second up to 30 s, then to 5 s up to 2 min, 15 s up
+to 10 min, 1 min up to 30 min, 5 min up to 1 h.
+"""
+
+from bisect import bisect_right
+from math import ceil
+
+EDGES: tuple[int, ...] = (
+    *range(0, 31), *range(35, 121, 5), *range(135, 601, 15), *range(660, 1801, 60),
+    *range(2100, 3601, 300), 5400, 7200, 10800,
+)  # fmt: skip
+PERCENTILES = (50, 90, 95)
+
+QUEUE_FORMULAS = {
+    "offered": "queue entries in the period (a call entering two queues counts in each)",
+    "answered": "entries an agent answered",
+    "abandoned": "caller hung up while waiting, wait ≥ the queue's short-abandon threshold",
+    "short_abandoned": "caller hung up while waiting, wait < the short-abandon threshold",
+    "service_level": "answered within the queue's service-level seconds ÷ (answered + abandoned)",
+    "asa_seconds": "sum of wait of answered entries ÷ answered",
+    "avg_abandon_seconds": "sum of wait of abandoned entries ÷ abandoned",
+    "aht_seconds": "sum of (talk + hold + wrap-up) of answered entries ÷ answered",
+    "longest_wait_seconds": "maximum wait of any entry, answered or not",
+    "wait_p50/p90/p95": "nearest-rank percentile of the wait of answered entries",
+    "handle_p50/p90/p95": "nearest-rank percentile of talk + hold + wrap-up of answered entries",
+    "transfers": "answered entries an agent then transferred to another queue",
+    "moved": "entries moved to another queue before an answer (escalation or supervisor)",
+    "overflows": "entries that left for the queue's overflow queue",
+    "voicemails": "entries that ended in a voicemail",
+    "callbacks": "entries that ended in a callback request",
+}  # fmt: skip
+AGENT_FORMULAS = {
+    "answered": "entries the agent answered",
+    "missed_offers": "offers the agent rejected or let ring out",
+    "handle_seconds": "time with activity on a call or in wrap-up",
+    "aht_seconds": "sum of (talk + hold + wrap-up) of the agent's answered entries ÷ answered",
+    "occupancy": "handle ÷ (handle + available idle)",
+    "utilization": "(handle + available idle) ÷ logged in (status not offline)",
+}
+FORMULAS = {"queues": QUEUE_FORMULAS, "agents": AGENT_FORMULAS}
+
+
+def bucket(seconds: int) -> int:
+    """The histogram bucket of a non-negative number of seconds."""
+    return bisect_right(EDGES, max(0, seconds)) - 1
+
+
+def merge(into: dict[str, int], histogram: dict) -> dict[str, int]:
+    for key, count in (histogram or {}).items():
+        into[str(key)] = into.get(str(key), 0) + count
+    return into
+
+
+def histogram(values) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for value in values:
+        key = str(bucket(value))
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def percentile(hist: dict, p: int) -> int | None:
+    """Nearest-rank p-th percentile: the lower edge of the bucket holding rank ⌈p/100 · n⌉."""
+    total = sum(hist.values())
+    if not total:
+        return None
+    rank, seen = max(1, ceil(p * total / 100)), 0
+    for key in sorted(hist, key=int):
+        seen += hist[key]
+        if seen >= rank:
+            return EDGES[int(key)]
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _ratio(num, den, digits=4):
+    return round(num / den, digits) if den else None
+
+
+def queue_kpis(c: dict) -> dict:
+    """The queue KPIs of summed counters `c` (rollup column names, histograms merged)."""
+    answered, abandoned = c["answered"], c["abandoned"]
+    out = {
+        "offered": c["offered"],
+        "answered": answered,
+        "answered_within_service_level": c["answered_within_sl"],
+        "abandoned": abandoned,
+        "short_abandoned": c["short_abandoned"],
+        "service_level": _ratio(c["answered_within_sl"], answered + abandoned),
+        "asa_seconds": _ratio(c["wait_answered_sum"], answered, 1),
+        "avg_abandon_seconds": _ratio(c["abandon_wait_sum"], abandoned, 1),
+        "aht_seconds": _ratio(c["handle_sum"], answered, 1),
+        "avg_talk_seconds": _ratio(c["talk_sum"], answered, 1),
+        "avg_hold_seconds": _ratio(c["hold_sum"], answered, 1),
+        "avg_wrap_up_seconds": _ratio(c["wrap_up_sum"], answered, 1),
+        "longest_wait_seconds": c["longest_wait"],
+        "transfers": c["transfers"],
+        "moved": c["moved"],
+        "overflows": c["overflows"],
+        "voicemails": c["voicemails"],
+        "callbacks": c["callbacks"],
+        "failed": c["failed"],
+    }
+    for p in PERCENTILES:
+        out[f"wait_p{p}_seconds"] = percentile(c["wait_histogram"], p)
+    for p in PERCENTILES:
+        out[f"handle_p{p}_seconds"] = percentile(c["handle_histogram"], p)
+    return out
+
+
+def agent_kpis(c: dict) -> dict:
+    """The agent KPIs of summed AgentInterval counters `c`."""
+    handle = c["on_call_seconds"] + c["wrap_up_seconds"]
+    idle = c["available_idle_seconds"]
+    return {
+        "answered": c["answered"],
+        "missed_offers": c["missed_offers"],
+        "logged_in_seconds": round(c["logged_in_seconds"]),
+        "available_idle_seconds": round(idle),
+        "away_seconds": round(c["away_seconds"]),
+        "handle_seconds": round(handle),
+        "aht_seconds": _ratio(c["handle_sum"], c["answered"], 1),
+        "occupancy": _ratio(handle, handle + idle),
+        "utilization": _ratio(handle + idle, c["logged_in_seconds"]),
+    }

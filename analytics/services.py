@@ -1,0 +1,465 @@
+"""Analytics' writes: facts and rollups, incremental (watermarks) and idempotent (upserts).
+
+`rollup_run` (beat, every minute) re-derives the facts of the calls whose events arrived since
+the watermark (less `ANALYTICS_ROLLUP_OVERLAP_SECONDS`, so an event committed late is still
+read), then recomputes from the facts every rollup row those facts touch, old and new keys,
+so a late event re-opens its interval. Rollup rows are recomputed whole, never incremented:
+running twice, or over other batch boundaries, gives the same rows. `rollup_recompute` does
+the same for a date range (the `analytics_recompute` command).
+"""
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import islice
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Max, Min, OuterRef, Q, Subquery, Sum
+from django.utils import timezone
+
+from callcenter.choices import AgentActivity, AgentStatus
+from callcenter.models import Agent, AgentStatusEvent, Call, PendingCallEvent, Queue
+
+from . import facts as facts_mod
+from .facts import INTERVAL, floor_interval
+from .kpis import queue_kpis
+from .models import (
+    AGENT_COUNTERS,
+    QUEUE_COUNTERS,
+    AgentInterval,
+    DailySummary,
+    EntryOutcome,
+    MissedOfferFact,
+    QueueDay,
+    QueueEntryFact,
+    QueueInterval,
+    RollupState,
+)
+
+ROLLUP_LOCK = 0x414E_4C59  # "ANLY": one rollup at a time across beats and workers
+BATCH = 2000
+ANSWERED = Q(outcome=EntryOutcome.ANSWERED)
+QUEUE_AGGREGATES = {
+    "offered": Count("id"),
+    "answered": Count("id", filter=ANSWERED),
+    "answered_within_sl": Count("id", filter=Q(within_service_level=True)),
+    "abandoned": Count("id", filter=Q(outcome=EntryOutcome.ABANDONED)),
+    "short_abandoned": Count("id", filter=Q(outcome=EntryOutcome.SHORT_ABANDONED)),
+    "transfers": Count("id", filter=Q(transferred_out=True)),
+    "moved": Count("id", filter=Q(outcome=EntryOutcome.TRANSFERRED)),
+    "overflows": Count("id", filter=Q(outcome=EntryOutcome.OVERFLOWED)),
+    "voicemails": Count("id", filter=Q(outcome=EntryOutcome.VOICEMAIL)),
+    "callbacks": Count("id", filter=Q(outcome=EntryOutcome.CALLBACK)),
+    "failed": Count("id", filter=Q(outcome=EntryOutcome.FAILED)),
+    "wait_answered_sum": Sum("wait_seconds", filter=ANSWERED, default=0),
+    "abandon_wait_sum": Sum("wait_seconds", filter=Q(outcome=EntryOutcome.ABANDONED), default=0),
+    "talk_sum": Sum("talk_seconds", default=0),
+    "hold_sum": Sum("hold_seconds", default=0),
+    "wrap_up_sum": Sum("wrap_up_seconds", default=0),
+    "handle_sum": Sum("handle_seconds", default=0),
+    "longest_wait": Max("wait_seconds"),
+}
+AGENT_FACT_AGGREGATES = {
+    "answered": Count("id"),
+    "talk_sum": Sum("talk_seconds", default=0),
+    "hold_sum": Sum("hold_seconds", default=0),
+    "wrap_up_sum": Sum("wrap_up_seconds", default=0),
+    "handle_sum": Sum("handle_seconds", default=0),
+}
+TIME_COLUMNS = ("logged_in_seconds", "available_idle_seconds", "offered_seconds",
+                "on_call_seconds", "wrap_up_seconds", "away_seconds")  # fmt: skip
+
+
+def _overlap() -> timedelta:
+    return timedelta(seconds=settings.ANALYTICS_ROLLUP_OVERLAP_SECONDS)
+
+
+def _chunks(items, size=BATCH):
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _keys_filter(keys, field: str, owner: str = "queue_id") -> Q:
+    """Rows whose (owner, field) is in `keys`, as one predicate per owner."""
+    by_owner: dict[int, set] = defaultdict(set)
+    for owner_id, value in keys:
+        by_owner[owner_id].add(value)
+    q = Q(pk__in=[])
+    for owner_id, values in by_owner.items():
+        q |= Q(**{owner: owner_id, f"{field}__in": sorted(values)})
+    return q
+
+
+# --- queue rollups ----------------------------------------------------------------------------
+
+
+def _queue_rows(model, field: str, fact_field: str, where: Q) -> dict[tuple, dict]:
+    """Counters and histograms of the facts matching `where`, per (queue, key)."""
+    facts = QueueEntryFact.objects.filter(where).order_by()
+    rows = {
+        (r.pop("queue_id"), r.pop(fact_field)): {**r, "wait_histogram": {}, "handle_histogram": {}}
+        for r in facts.values("queue_id", fact_field).annotate(**QUEUE_AGGREGATES)
+    }
+    for column, bucket in (
+        ("wait_histogram", "wait_bucket"),
+        ("handle_histogram", "handle_bucket"),
+    ):
+        for r in (
+            facts.filter(ANSWERED)
+            .values("queue_id", fact_field, bucket)
+            .annotate(n=Count("id"))
+            .values_list("queue_id", fact_field, bucket, "n")
+        ):
+            rows[(r[0], r[1])][column][str(r[2])] = r[3]
+    for row in rows.values():
+        row["wait_histogram"] = dict(sorted(row["wait_histogram"].items(), key=lambda i: int(i[0])))
+        row["handle_histogram"] = dict(
+            sorted(row["handle_histogram"].items(), key=lambda i: int(i[0]))
+        )
+        row["longest_wait"] = row["longest_wait"] or 0
+    return rows
+
+
+def _upsert(model, field: str, owner: str, rows: dict[tuple, dict], stale: Q) -> None:
+    """Write `rows` (insert or update in place: ids kept), delete `stale` rows not in them."""
+    columns = [*(QUEUE_COUNTERS if owner == "queue" else AGENT_COUNTERS)]
+    if owner == "queue":
+        columns += ["longest_wait", "wait_histogram", "handle_histogram"]
+    objs = [model(**{f"{owner}_id": k[0], field: k[1]}, **v) for k, v in rows.items()]
+    for chunk in _chunks(objs):
+        model.objects.bulk_create(
+            chunk, update_conflicts=True, unique_fields=[owner, field], update_fields=columns
+        )
+    keep = _keys_filter(rows.keys(), field, f"{owner}_id")
+    model.objects.filter(stale).exclude(keep).delete()
+
+
+def rollup_queue_intervals(keys: set[tuple[int, datetime]]) -> int:
+    for chunk in _chunks(sorted(keys)):
+        where = _keys_filter(chunk, "interval_start")
+        rows = _queue_rows(QueueInterval, "interval_start", "interval_start", where)
+        _upsert(QueueInterval, "interval_start", "queue", rows, where)
+    return len(keys)
+
+
+def rollup_queue_days(keys: set[tuple[int, date]]) -> int:
+    for chunk in _chunks(sorted(keys)):
+        where = _keys_filter(chunk, "local_date")
+        rows = _queue_rows(QueueDay, "local_date", "local_date", where)
+        _upsert(QueueDay, "local_date", "queue", rows, where)
+    return len(keys)
+
+
+# --- agent rollups ----------------------------------------------------------------------------
+
+
+def _state_columns(status: str, activity: str) -> tuple[str, ...]:
+    columns = []
+    if status != AgentStatus.OFFLINE:
+        columns.append("logged_in_seconds")
+    if status == AgentStatus.AVAILABLE and activity == AgentActivity.IDLE:
+        columns.append("available_idle_seconds")
+    if status == AgentStatus.AWAY:
+        columns.append("away_seconds")
+    column = {
+        AgentActivity.OFFERED: "offered_seconds",
+        AgentActivity.ON_CALL: "on_call_seconds",
+        AgentActivity.WRAP_UP: "wrap_up_seconds",
+    }.get(activity)
+    if column:
+        columns.append(column)
+    return tuple(columns)
+
+
+def agent_time(keys: set[tuple[int, datetime]], cutoff: datetime) -> dict[tuple, dict]:
+    """Seconds per status/activity column of each (agent, interval) in `keys`, replayed from
+    AgentStatusEvent up to `cutoff` (the open state counts until then). Two queries."""
+    out: dict[tuple, dict] = {}
+    if not keys:
+        return out
+    wanted: dict[int, set] = defaultdict(set)
+    for agent_id, start in keys:
+        wanted[agent_id].add(start)
+    since = min(start for _, start in keys)
+    before = AgentStatusEvent.objects.filter(
+        agent_id=OuterRef("agent_id"), occurred_at__lt=since
+    ).order_by("-occurred_at", "-id")
+    states = {
+        r["agent_id"]: (r["s"], r["a"])
+        for r in AgentStatusEvent.objects.filter(agent_id__in=wanted, occurred_at__lt=since)
+        .order_by()
+        .values("agent_id")
+        .distinct()
+        .annotate(
+            s=Subquery(before.values("to_status")[:1]), a=Subquery(before.values("to_activity")[:1])
+        )
+    }
+    events = defaultdict(list)
+    for agent_id, at, status, activity in (
+        AgentStatusEvent.objects.filter(
+            agent_id__in=wanted, occurred_at__gte=since, occurred_at__lt=cutoff
+        )
+        .order_by("agent_id", "occurred_at", "id")
+        .values_list("agent_id", "occurred_at", "to_status", "to_activity")
+    ):
+        events[agent_id].append((at, status, activity))
+    for agent_id, starts in wanted.items():
+        state = states.get(agent_id, (AgentStatus.OFFLINE, AgentActivity.IDLE))
+        at = since
+        for next_at, status, activity in [*events[agent_id], (cutoff, None, None)]:
+            _spread(out, agent_id, starts, at, next_at, _state_columns(*state))
+            at, state = next_at, (status, activity)
+    return out
+
+
+def _spread(out, agent_id, starts, begin: datetime, end: datetime, columns) -> None:
+    if not columns or end <= begin:
+        return
+    slot = floor_interval(begin)
+    while slot < end:
+        if slot in starts:
+            seconds = (min(end, slot + INTERVAL) - max(begin, slot)).total_seconds()
+            row = out.setdefault((agent_id, slot), dict.fromkeys(TIME_COLUMNS, 0.0))
+            for column in columns:
+                row[column] += seconds
+        slot += INTERVAL
+
+
+def rollup_agent_intervals(keys: set[tuple[int, datetime]], cutoff: datetime) -> int:
+    for chunk in _chunks(sorted(keys)):
+        chunk = set(chunk)
+        rows = {
+            k: {**dict.fromkeys(AGENT_COUNTERS, 0), **v}
+            for k, v in agent_time(chunk, cutoff).items()
+        }
+        where = _keys_filter(chunk, "agent_interval_start", "agent_id")
+        for r in (
+            QueueEntryFact.objects.filter(where, ANSWERED)
+            .order_by()
+            .values("agent_id", "agent_interval_start")
+            .annotate(**AGENT_FACT_AGGREGATES)
+        ):
+            key = (r.pop("agent_id"), r.pop("agent_interval_start"))
+            rows.setdefault(key, dict.fromkeys(AGENT_COUNTERS, 0)).update(r)
+        for agent_id, start, n in (
+            MissedOfferFact.objects.filter(_keys_filter(chunk, "interval_start", "agent_id"))
+            .order_by()
+            .values("agent_id", "interval_start")
+            .annotate(n=Count("pk"))
+            .values_list("agent_id", "interval_start", "n")
+        ):
+            rows.setdefault((agent_id, start), dict.fromkeys(AGENT_COUNTERS, 0))[
+                "missed_offers"
+            ] = n
+        rows = {k: v for k, v in rows.items() if k in chunk and any(v.values())}
+        for row in rows.values():
+            for column in TIME_COLUMNS:
+                row[column] = round(row[column], 3)
+        _upsert(
+            AgentInterval,
+            "interval_start",
+            "agent",
+            rows,
+            _keys_filter(chunk, "interval_start", "agent_id"),
+        )
+    return len(keys)
+
+
+def _slots(begin: datetime, end: datetime) -> list[datetime]:
+    slot, out = floor_interval(begin), []
+    while slot < end:
+        out.append(slot)
+        slot += INTERVAL
+    return out
+
+
+def _agents_not_idle_offline_at(at: datetime) -> set[int]:
+    """Agents whose state at `at` accrues time (anything but offline and idle), from the event
+    log: one probe of agent_status_event_agent_idx per agent."""
+    last = AgentStatusEvent.objects.filter(agent_id=OuterRef("pk"), occurred_at__lte=at).order_by(
+        "-occurred_at", "-id"
+    )
+    rows = Agent.objects.order_by().annotate(
+        s=Subquery(last.values("to_status")[:1]), a=Subquery(last.values("to_activity")[:1])
+    )
+    return {
+        pk
+        for pk, status, activity in rows.filter(s__isnull=False).values_list("pk", "s", "a")
+        if not (status == AgentStatus.OFFLINE and activity == AgentActivity.IDLE)
+    }
+
+
+# --- the runs ---------------------------------------------------------------------------------
+
+
+def _rebuild(call_ids) -> tuple[set, set, set]:
+    qi, qd, ai = set(), set(), set()
+    for chunk in _chunks(sorted(call_ids)):
+        a, b, c = facts_mod.rebuild_call_facts(chunk)
+        qi |= a
+        qd |= b
+        ai |= c
+    return qi, qd, ai
+
+
+def _try_lock() -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ROLLUP_LOCK])
+        return cursor.fetchone()[0]
+
+
+@transaction.atomic
+def rollup_run(*, now: datetime | None = None) -> dict:
+    """The one-minute incremental rollup (idempotent). The first run recomputes everything."""
+    now = now or timezone.now()
+    if not _try_lock():
+        return {"skipped": "another rollup is running"}
+    state, _ = RollupState.objects.select_for_update().get_or_create(id=1)
+    if state.call_events_until is None or state.agent_events_until is None:
+        result = _recompute(None, now, now=now)
+        state.call_events_until, state.agent_events_until = _calls_until(now), now
+        state.updated_at = timezone.now()
+        state.save()
+        return result
+    calls_until = _calls_until(now)
+    since_calls = state.call_events_until - _overlap()
+    call_ids = facts_mod.calls_of_events(
+        Q(received_at__gt=since_calls, received_at__lte=calls_until)
+    )
+    since_agents = state.agent_events_until - _overlap()
+    changes = list(
+        AgentStatusEvent.objects.filter(occurred_at__gt=since_agents, occurred_at__lte=now)
+        .order_by()
+        .values("agent_id")
+        .annotate(first=Min("occurred_at"), last=Max("occurred_at"))
+        .values_list("agent_id", "first", "last")
+    )
+    wrap = AgentStatusEvent.objects.filter(
+        Q(from_activity=AgentActivity.WRAP_UP) | Q(to_activity=AgentActivity.WRAP_UP),
+        occurred_at__gt=since_agents,
+        occurred_at__lte=now,
+    ).aggregate(first=Min("occurred_at"), last=Max("occurred_at"))
+    if wrap["first"]:
+        agents = {agent_id for agent_id, _, _ in changes}
+        call_ids |= facts_mod.calls_with_wrap_up_near(agents, wrap["first"], wrap["last"])
+    qi, qd, ai = _rebuild(call_ids)
+    previous = state.agent_events_until
+    starts = {agent_id: min(first, previous) for agent_id, first, _ in changes}
+    for agent_id in _agents_not_idle_offline_at(previous):
+        starts[agent_id] = min(starts.get(agent_id, previous), previous)
+    for agent_id, begin in starts.items():
+        ai |= {(agent_id, slot) for slot in _slots(begin, now)}
+    rollup_queue_intervals(qi)
+    rollup_queue_days(qd)
+    rollup_agent_intervals({k for k in ai if k[1] < now}, now)
+    state.call_events_until, state.agent_events_until = calls_until, now
+    state.updated_at = timezone.now()
+    state.save()
+    return {"calls": len(call_ids), "queue_intervals": len(qi), "queue_days": len(qd),
+            "agent_intervals": len(ai)}  # fmt: skip
+
+
+def _calls_until(now: datetime) -> datetime:
+    """`now`, or earlier while a stored callback waits in the outbox (not applied yet)."""
+    pending = PendingCallEvent.objects.aggregate(at=Min("event__received_at"))["at"]
+    return min(now, pending) if pending else now
+
+
+def _recompute(begin: datetime | None, end: datetime, *, now: datetime) -> dict:
+    """Facts of the calls created in [begin - 1 day, end + 1 day), then every rollup row in
+    [begin, end): queue intervals, the queues' local days touched, agents' intervals."""
+    calls = Call.objects.filter(parent__isnull=True, ended_at__isnull=False, ended_at__lte=now)
+    if begin is not None:
+        calls = calls.filter(created_at__gte=begin - timedelta(days=1))
+    calls = calls.filter(created_at__lt=end + timedelta(days=1))
+    call_ids = list(calls.values_list("id", flat=True))
+    qi, qd, ai = _rebuild(call_ids)
+    window = Q(interval_start__lt=end) & (Q(interval_start__gte=begin) if begin else Q())
+    qi = {k for k in qi if k[1] < end and (begin is None or k[1] >= begin)}
+    qi |= set(QueueInterval.objects.filter(window).values_list("queue_id", "interval_start"))
+    qi |= set(QueueEntryFact.objects.filter(window).values_list("queue_id", "interval_start"))
+    days = set(QueueEntryFact.objects.filter(window).values_list("queue_id", "local_date"))
+    if begin is not None:
+        first, last = begin.date() - timedelta(days=1), end.date() + timedelta(days=1)
+        qd = {k for k in qd if first <= k[1] <= last} | days
+        qd |= set(
+            QueueDay.objects.filter(
+                local_date__gte=begin.date(), local_date__lt=end.date()
+            ).values_list("queue_id", "local_date")
+        )
+    else:
+        qd |= days | set(QueueDay.objects.values_list("queue_id", "local_date"))
+    cutoff = min(end, now)
+    events = AgentStatusEvent.objects.filter(occurred_at__lt=cutoff)
+    start = begin or events.aggregate(at=Min("occurred_at"))["at"]
+    agent_keys = set()
+    if start is not None:
+        agents = set(
+            events.filter(occurred_at__gte=start).values_list("agent_id", flat=True).distinct()
+        )
+        agents |= _agents_not_idle_offline_at(start)
+        slots = _slots(start, cutoff)
+        agent_keys = {(a, s) for a in agents for s in slots}
+    agent_keys |= {k for k in ai if k[1] < cutoff and (begin is None or k[1] >= begin)}
+    agent_keys |= set(
+        AgentInterval.objects.filter(window).values_list("agent_id", "interval_start")
+    )
+    rollup_queue_intervals(qi)
+    rollup_queue_days(qd)
+    rollup_agent_intervals(agent_keys, cutoff)
+    return {"calls": len(call_ids), "queue_intervals": len(qi), "queue_days": len(qd),
+            "agent_intervals": len(agent_keys)}  # fmt: skip
+
+
+@transaction.atomic
+def rollup_recompute(*, begin: date, end: date, now: datetime | None = None) -> dict:
+    """Recompute facts and rollups of the UTC days [begin, end] (inclusive); idempotent."""
+    if not _try_lock():
+        return {"skipped": "another rollup is running"}
+    start = datetime.combine(begin, time.min, tzinfo=UTC)
+    stop = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    return _recompute(start, stop, now=now or timezone.now())
+
+
+# --- daily summaries --------------------------------------------------------------------------
+
+
+def daily_summaries_generate(*, now: datetime | None = None) -> int:
+    """Store each queue's KPIs of its local yesterday once it is over (hourly beat: a queue
+    whose midnight just passed gets its summary within the hour); how many were stored."""
+    now = now or timezone.now()
+    from .selectors import queue_totals  # the one KPI read path
+
+    queues = list(Queue.objects.only("id", "time_zone"))
+    by_day: dict[date, list[int]] = defaultdict(list)
+    for queue in queues:
+        by_day[now.astimezone(queue.tz).date() - timedelta(days=1)].append(queue.pk)
+    count = 0
+    for day, queue_ids in by_day.items():
+        done = set(
+            DailySummary.objects.filter(local_date=day, queue_id__in=queue_ids).values_list(
+                "queue_id", flat=True
+            )
+        )
+        queue_ids = [q for q in queue_ids if q not in done]
+        totals = queue_totals(queue_ids, day, day)
+        for queue_id in queue_ids:
+            counters = totals.get(queue_id)
+            DailySummary.objects.update_or_create(
+                queue_id=queue_id,
+                local_date=day,
+                defaults={
+                    "generated_at": now,
+                    "kpis": queue_kpis(counters) if counters else queue_kpis(_empty_counters()),
+                },
+            )
+            count += 1
+    return count
+
+
+def _empty_counters() -> dict:
+    return {**dict.fromkeys(QUEUE_COUNTERS, 0), "longest_wait": 0, "wait_histogram": {},
+            "handle_histogram": {}}  # fmt: skip
