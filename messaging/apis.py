@@ -135,7 +135,8 @@ class MessageListView(APIView):
             files=data.validated_data["files"],
         )
         return Response(
-            message_data(sent.message), status=status.HTTP_201_CREATED if sent.created else 200
+            message_data(sent.message, attachments=sent.attachments),
+            status=status.HTTP_201_CREATED if sent.created else 200,
         )
 
 

@@ -37,7 +37,7 @@ NOT_FOUND = "No such conversation."
 class MessageSent:
     message: Message
     created: bool  # False: a retry of a send already stored (same sender and client id)
-    ping_id: int | None = None
+    attachments: tuple[Attachment, ...] = ()
     answered_ping_senders: tuple[int, ...] = ()
 
 
@@ -76,10 +76,13 @@ def direct_conversation_id(user_id: int, other_id: int, *, now=None) -> tuple[in
     found = Conversation.objects.filter(direct_key=key).values_list("pk", flat=True).first()
     if found is not None:
         return found, False
-    return _create_direct(key, user_id, other_id, now or timezone.now())
+    return create_direct_conversation(user_id, other_id, now or timezone.now())
 
 
-def _create_direct(key: str, user_id: int, other_id: int, now) -> tuple[int, bool]:
+def create_direct_conversation(user_id: int, other_id: int, now) -> tuple[int, bool]:
+    """Insert the pair's direct conversation and both seats; when a concurrent transaction
+    inserted it first, wait for it and return its id (created False)."""
+    key = direct_key(user_id, other_id)
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO messaging_conversation (kind, title, direct_key, created_by_id, "
@@ -299,7 +302,7 @@ def message_send(
                 "This client id was used for a message in another conversation.",
                 code="client_id_reused",
             )
-        return MessageSent(existing, created=False)
+        return MessageSent(existing, created=False, attachments=tuple(existing.attachments.all()))
     message_id, _, answered = stored
     message = Message(
         pk=message_id,
@@ -325,7 +328,9 @@ def message_send(
     publish_to_users(seats, "message.created", message_data(message, attachments=attachments))
     if answered:
         _queue_ping_stats([*answered, sender.pk], now.date())
-    return MessageSent(message, created=True, answered_ping_senders=answered)
+    return MessageSent(
+        message, created=True, attachments=tuple(attachments), answered_ping_senders=answered
+    )
 
 
 def _locked_own_message(conversation_id: int, message_id: int, user) -> Message:

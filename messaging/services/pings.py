@@ -22,7 +22,7 @@ from messaging.frames import message_data
 from messaging.models import Conversation, Message, MessageKind, Ping, direct_key
 from realtime.publish import publish_to_users
 
-from .chat import _queue_ping_stats, direct_conversation_id, store_message
+from .chat import _queue_ping_stats, create_direct_conversation, store_message
 
 MAX_BATCH = 50
 MAX_NOTE = 500
@@ -115,7 +115,7 @@ def _ping_one(*, sender, receiver_id: int, note: str, call_id, queue_id, now) ->
             next_allowed_at=last_ping_at + cooldown,
         )
     if conversation_id is None:
-        conversation_id, _ = direct_conversation_id(sender.pk, receiver_id, now=now)
+        conversation_id, _ = create_direct_conversation(sender.pk, receiver_id, now)
     body = note or "Ping"
     ping = {"receiver": receiver_id, "call": call_id, "queue": queue_id}
     client_id = uuid.uuid4()

@@ -77,8 +77,9 @@ def test_bad_messages_get_a_clear_400_and_change_nothing(api, ana, ben, payload,
 def test_outsiders_get_404_for_the_conversation_its_messages_and_files(api, ana, ben, cleo):
     chat = make_conversation(ana, ben)
     upload = SimpleUploadedFile("notes.txt", b"secret", content_type="text/plain")
-    sent = as_user(api, ana).post(_messages_url(chat), {"body": "file", "files": [upload]},
-                                  format="multipart")
+    sent = as_user(api, ana).post(
+        _messages_url(chat), {"body": "file", "files": [upload]}, format="multipart"
+    )
     assert sent.status_code == 201, sent.content
     attachment = Attachment.objects.get()
     message_url = f"{_messages_url(chat)}{sent.json()['id']}/"
@@ -93,7 +94,9 @@ def test_outsiders_get_404_for_the_conversation_its_messages_and_files(api, ana,
         ("post", f"/api/v1/conversations/{chat.pk}/typing/", {"typing": True}),
         ("get", f"/api/v1/attachments/{attachment.pk}/", None),
     ]:
-        response = getattr(api, method)(url, data) if data is not None else getattr(api, method)(url)
+        response = (
+            getattr(api, method)(url, data) if data is not None else getattr(api, method)(url)
+        )
         assert response.status_code == 404, (method, url, response.content)
         assert response.json()["error"]["code"] == "not_found"
     assert Message.objects.get().body == "file" and Message.objects.count() == 1
