@@ -354,10 +354,7 @@ def rebuild_call_facts(call_ids) -> tuple[set, set, set]:
             "id", "call_id", "agent_id", "queue_id", "offered_at"
         )
     ]
-    QueueEntryFact.objects.filter(call_id__in=call_ids).delete()
-    MissedOfferFact.objects.filter(call_id__in=call_ids).delete()
-    QueueEntryFact.objects.bulk_create(facts, batch_size=2000)
-    MissedOfferFact.objects.bulk_create(missed, batch_size=2000)
+    _save(call_ids, facts, missed)
     queue_intervals = {(q, i) for q, i, _, _, _ in old}
     queue_days = {(q, d) for q, _, d, _, _ in old}
     agent_intervals = {(a, i) for _, _, _, a, i in old if a and i} | set(old_missed)
@@ -368,6 +365,36 @@ def rebuild_call_facts(call_ids) -> tuple[set, set, set]:
             agent_intervals.add((f.agent_id, f.agent_interval_start))
     agent_intervals |= {(m.agent_id, m.interval_start) for m in missed}
     return queue_intervals, queue_days, agent_intervals
+
+
+FACT_FIELDS = [
+    f.name for f in QueueEntryFact._meta.concrete_fields if f.name not in ("id", "call", "seq")
+]
+
+
+def _save(call_ids, facts: list[QueueEntryFact], missed: list[MissedOfferFact]) -> None:
+    """Upsert the facts (a row keeps its id when re-derived) and delete those that vanished."""
+    QueueEntryFact.objects.bulk_create(
+        facts, batch_size=2000, update_conflicts=True, unique_fields=["call", "seq"],
+        update_fields=FACT_FIELDS,
+    )  # fmt: skip
+    counts: dict[int, int] = dict.fromkeys(call_ids, 0)
+    for fact in facts:
+        counts[fact.call_id] += 1
+    by_count: dict[int, list] = defaultdict(list)
+    for call_id, n in counts.items():
+        by_count[n].append(call_id)
+    vanished = Q(pk__in=[])
+    for n, ids in by_count.items():
+        vanished |= Q(call_id__in=ids, seq__gte=n)
+    QueueEntryFact.objects.filter(vanished).delete()
+    MissedOfferFact.objects.bulk_create(
+        missed, batch_size=2000, update_conflicts=True, unique_fields=["reservation_id"],
+        update_fields=["call", "agent", "queue", "offered_at", "interval_start"],
+    )  # fmt: skip
+    MissedOfferFact.objects.filter(call_id__in=call_ids).exclude(
+        reservation_id__in=[m.reservation_id for m in missed]
+    ).delete()
 
 
 def calls_of_events(event_filter: Q) -> set[int]:

@@ -13,9 +13,9 @@ from tests.factories import CallFactory
 _keys = itertools.count(1)
 
 
-def stored_event(call, kind: str, at: datetime, payload=None, context=None) -> int:
-    """A CallEvent as the webhooks stored it at `at` (received_at is set on insert, so the row
-    is written with an explicit value)."""
+def stored_event(call, kind: str, at: datetime, payload=None, context=None, received=None):
+    """A CallEvent Twilio stamped `at`, stored at `received` (default `at`); received_at is
+    set on insert by the model, so the row is written with an explicit value."""
     json = CallEvent._meta.get_field("payload")
     with connection.cursor() as cursor:
         cursor.execute(
@@ -31,13 +31,13 @@ def stored_event(call, kind: str, at: datetime, payload=None, context=None) -> i
                 json.get_db_prep_save(payload or {}, connection),
                 json.get_db_prep_save(context or {}, connection),
                 at,
-                at,
+                received or at,
             ],
         )
         return cursor.fetchone()[0]
 
 
-def queue_exit(call, queue, at, result: str, waited: int) -> int:
+def queue_exit(call, queue, at, result: str, waited: int, received=None) -> int:
     """Twilio's <Enqueue> action callback: the caller left `queue`."""
     return stored_event(
         call,
@@ -45,11 +45,13 @@ def queue_exit(call, queue, at, result: str, waited: int) -> int:
         at,
         {"CallSid": call.call_sid, "QueueResult": result, "QueueTime": str(waited)},
         {"queue": queue.pk},
+        received,
     )
 
 
-def transfer(call, queue, at) -> int:
-    return stored_event(call, "transfer", at, {"CallSid": call.call_sid}, {"queue": queue.pk})
+def transfer(call, queue, at, received=None) -> int:
+    payload, context = {"CallSid": call.call_sid}, {"queue": queue.pk}
+    return stored_event(call, "transfer", at, payload, context, received)
 
 
 def conference(call, at, kind: str, *, sid: str, label: str = "") -> int:

@@ -123,7 +123,7 @@ def test_transfer_between_queues_counts_an_entry_in_each(q):
     assert (first.queue_id, first.agent_id, first.outcome) == (q.pk, alice.pk, "answered")
     assert first.transferred_out and first.wait_seconds == 9 and first.talk_seconds == 60
     assert (second.queue_id, second.agent_id, second.outcome) == (sales.pk, bob.pk, "answered")
-    # Entered sales at the transfer (69 s), answered at 81 s: wait 12; 201 − 81 = 120 s
+    # Entered sales at the transfer (69 s), answered at 81 s: wait 12; 201 - 81 = 120 s
     # connected, 10 s of it on hold: talk 110.
     assert (second.wait_seconds, second.hold_seconds, second.talk_seconds) == (12, 10, 110)
     assert not second.transferred_out
@@ -154,7 +154,12 @@ def test_overflow_then_abandon_in_the_overflow_queue(q):
     queue_exit(call, overflow, T0 + 100 * S, "hangup", 40)
     rollup_run(now=LATER)
     r, o = report(q), report(overflow)
-    assert (r["offered"], r["overflows"], r["abandoned"], r["longest_wait_seconds"]) == (1, 1, 0, 60)
+    assert (r["offered"], r["overflows"], r["abandoned"], r["longest_wait_seconds"]) == (
+        1,
+        1,
+        0,
+        60,
+    )
     assert r["service_level"] is None  # neither answered nor abandoned
     assert (o["offered"], o["abandoned"], o["avg_abandon_seconds"]) == (1, 1, 40.0)
 
