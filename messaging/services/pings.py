@@ -62,7 +62,7 @@ def _take_quota(sender_id: int, now: datetime) -> None:
             if cursor.fetchone() is not None:
                 return
     raise PingLimited(
-        f"You have sent your {limit} pings for today.",
+        f"You have sent your {limit} pings for today; the next one tomorrow (UTC).",
         code="daily_limit",
         next_allowed_at=_next_day(now),
     )
@@ -110,7 +110,8 @@ def _ping_one(*, sender, receiver_id: int, note: str, call_id, queue_id, now) ->
     cooldown = timedelta(seconds=settings.MESSAGING_PING_COOLDOWN_SECONDS)
     if last_ping_at is not None and now < last_ping_at + cooldown:
         raise PingLimited(
-            "You pinged this person a moment ago.",
+            f"You pinged this person a moment ago; again after "
+            f"{last_ping_at + cooldown:%H:%M:%S} UTC.",
             code="cooldown",
             next_allowed_at=last_ping_at + cooldown,
         )

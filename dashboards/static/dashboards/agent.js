@@ -80,6 +80,7 @@
   // -- live frames ------------------------------------------------------------------------
   async function onFrame(frame) {
     const data = frame.data;
+    if (window.Chat) window.Chat.onFrame(frame); // the chat panel (messaging/chat.js)
     if (frame.type === "offer.created") {
       me.offer = data;
       device.ringing(data);
@@ -107,6 +108,7 @@
   function onState(state) {
     showState(state);
     load(); // (re)connected or fell back: the snapshot may have moved on
+    if (window.Chat) window.Chat.reload();
   }
 
   // -- actions ----------------------------------------------------------------------------
@@ -195,6 +197,7 @@
     };
   }
 
-  load().then(() => new window.Realtime({userId: page.userId, onFrame, onResync: load, onState})
+  const resync = () => { load(); if (window.Chat) window.Chat.reload(); };
+  load().then(() => new window.Realtime({userId: page.userId, onFrame, onResync: resync, onState})
     .start());
 })();

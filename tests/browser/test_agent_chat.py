@@ -1,0 +1,75 @@
+"""The chat panel of the agent page, two agents in two browsers: a conversation opened, typing
+shown and expiring without a stop, a message arriving unread and read, a ping, and a call
+invitation that appears live and is declined."""
+
+import pytest
+from playwright.sync_api import expect
+
+from messaging.models import CallInvitation, Message, Participant
+from messaging.services import invitation_create
+from tests.factories import AgentFactory
+from tests.messaging.conftest import connected_call
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+def _live(open_page, user):
+    page = open_page(user, "/agent/")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
+    return page
+
+
+def test_two_agents_chat_ping_and_invite(open_page, settings):
+    settings.MESSAGING_TYPING_TTL_SECONDS = 1
+    ana = AgentFactory(user__first_name="Ana", user__last_name="Lima").user
+    ben = AgentFactory(user__first_name="Ben", user__last_name="Ito").user
+    ana_page, ben_page = _live(open_page, ana), _live(open_page, ben)
+
+    expect(ana_page.locator("#colleague option")).to_have_count(1)
+    ana_page.select_option("#colleague", str(ben.pk))
+    ana_page.click("#start-chat")
+    expect(ana_page.locator("#thread-title")).to_have_text("Ben Ito")
+    row = ben_page.locator("#conversations li")
+    expect(row).to_have_count(1)  # conversation.created, live
+    expect(row).to_contain_text("Ana Lima")
+
+    # Typing shows on Ben's page and expires there, though Ana never says she stopped.
+    ana_page.type("#composer-body", "Hel")
+    expect(row.locator(".typing")).to_have_text("typing…")
+    expect(row.locator(".typing")).to_have_text("", timeout=5000)
+
+    ana_page.fill("#composer-body", "Hello Ben")
+    ana_page.click("#composer-send")
+    expect(ana_page.locator("#thread-messages li")).to_have_count(1)
+    expect(row.locator(".unread")).to_have_text("1")
+    expect(ben_page.locator("#chat-unread")).to_have_text("(1 unread)")
+
+    row.locator("button").click()
+    expect(ben_page.locator("#thread-messages li").last).to_contain_text("Hello Ben")
+    expect(row.locator(".unread")).to_have_text("")
+    message = Message.objects.get()
+    expect(ben_page.locator("#chat-unread")).to_have_text("")
+    seat = Participant.objects.get(user=ben)
+    assert seat.last_read_message_id == message.pk
+
+    # Ben replies while Ana has the thread open: it appears there at once.
+    ben_page.fill("#composer-body", "Hi Ana")
+    ben_page.click("#composer-send")
+    expect(ana_page.locator("#thread-messages li").last).to_contain_text("Hi Ana")
+
+    # A ping from Ben shows on Ana's page; a second one at once is refused with the reason.
+    ben_page.select_option("#colleague", str(ana.pk))
+    ben_page.fill("#ping-text", "Need you on a call")
+    ben_page.click("#send-ping")
+    expect(ana_page.locator("#ping-note")).to_have_text("Ben Ito pinged you: Need you on a call")
+    ben_page.click("#send-ping")
+    expect(ben_page.locator("#ping-note")).to_contain_text("again after")
+
+    # An invitation into Ben's call appears live on Ana's page; declining clears it.
+    call = connected_call(ben)
+    invitation_create(caller=ben, receiver_id=ana.pk, call_id=call.pk, note="billing")
+    invite = ana_page.locator("#invitations .invitation")
+    expect(invite).to_contain_text("Ben Ito invites you to join a call: billing")
+    invite.get_by_role("button", name="Decline").click()
+    expect(invite).to_have_count(0)
+    assert CallInvitation.objects.get().status == "declined"
