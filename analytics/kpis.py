@@ -49,30 +49,35 @@ def bucket(seconds: int) -> int:
     return bisect_right(EDGES, max(0, seconds)) - 1
 
 
-def merge(into: dict[str, int], histogram: dict) -> dict[str, int]:
-    for key, count in (histogram or {}).items():
-        into[str(key)] = into.get(str(key), 0) + count
+def empty_histogram() -> list[int]:
+    """A histogram: one count per bucket of EDGES (dense, so merging costs the same whatever
+    the volume)."""
+    return [0] * len(EDGES)
+
+
+def merge(into: list[int], histogram: list[int]) -> list[int]:
+    if histogram:
+        into[:] = map(sum, zip(into, histogram, strict=True))
     return into
 
 
-def histogram(values) -> dict[str, int]:
-    out: dict[str, int] = {}
+def histogram(values) -> list[int]:
+    out = empty_histogram()
     for value in values:
-        key = str(bucket(value))
-        out[key] = out.get(key, 0) + 1
+        out[bucket(value)] += 1
     return out
 
 
-def percentile(hist: dict, p: int) -> int | None:
+def percentile(hist: list[int], p: int) -> int | None:
     """Nearest-rank p-th percentile: the lower edge of the bucket holding rank ⌈p/100 · n⌉."""
-    total = sum(hist.values())
+    total = sum(hist) if hist else 0
     if not total:
         return None
     rank, seen = max(1, ceil(p * total / 100)), 0
-    for key in sorted(hist, key=int):
-        seen += hist[key]
+    for index, count in enumerate(hist):
+        seen += count
         if seen >= rank:
-            return EDGES[int(key)]
+            return EDGES[index]
     raise AssertionError("unreachable")  # pragma: no cover
 
 

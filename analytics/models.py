@@ -124,9 +124,9 @@ class QueueRollup(models.Model):
     wrap_up_sum = models.BigIntegerField(default=0)
     handle_sum = models.BigIntegerField(default=0)
     longest_wait = models.PositiveIntegerField(default=0)
-    # Sparse histograms {bucket index: count} of answered entries' wait and handle time.
-    wait_histogram = models.JSONField(default=dict)
-    handle_histogram = models.JSONField(default=dict)
+    # Answered entries' wait and handle time: one count per bucket of analytics.kpis.EDGES.
+    wait_histogram = models.JSONField(default=list)
+    handle_histogram = models.JSONField(default=list)
 
     class Meta:
         abstract = True

@@ -38,8 +38,9 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
 
 
 def _empty() -> dict:
-    return {**dict.fromkeys(QUEUE_COUNTERS, 0), "longest_wait": 0, "wait_histogram": {},
-            "handle_histogram": {}}  # fmt: skip
+    return {**dict.fromkeys(QUEUE_COUNTERS, 0), "longest_wait": 0,
+            "wait_histogram": kpis.empty_histogram(),
+            "handle_histogram": kpis.empty_histogram()}  # fmt: skip
 
 
 def _add(into: dict, row: dict) -> dict:

@@ -21,6 +21,7 @@ from callcenter.choices import AgentActivity, AgentStatus
 from callcenter.models import Agent, AgentStatusEvent, Call, PendingCallEvent, Queue
 
 from . import facts as facts_mod
+from . import kpis
 from .facts import INTERVAL, floor_interval
 from .kpis import queue_kpis
 from .models import (
@@ -81,48 +82,46 @@ def _chunks(items, size=BATCH):
 
 
 def _keys_filter(keys, field: str, owner: str = "queue_id") -> Q:
-    """Rows whose (owner, field) is in `keys`, as one predicate per owner."""
-    by_owner: dict[int, set] = defaultdict(set)
-    for owner_id, value in keys:
-        by_owner[owner_id].add(value)
-    q = Q(pk__in=[])
-    for owner_id, values in by_owner.items():
-        q |= Q(**{owner: owner_id, f"{field}__in": sorted(values)})
-    return q
+    """A superset of the rows whose (owner, field) is in `keys`: owners x values. Callers sort
+    keys by (value, owner) before chunking, so a chunk is a few values x every owner."""
+    owners = sorted({k[0] for k in keys})
+    values = sorted({k[1] for k in keys})
+    return Q(**{f"{owner}__in": owners, f"{field}__in": values})
+
+
+def _by_value(keys):
+    return sorted(keys, key=lambda k: (k[1], k[0]))
 
 
 # --- queue rollups ----------------------------------------------------------------------------
 
 
-def _queue_rows(model, field: str, fact_field: str, where: Q) -> dict[tuple, dict]:
-    """Counters and histograms of the facts matching `where`, per (queue, key)."""
+def _queue_rows(field: str, where: Q) -> dict[tuple, dict]:
+    """Counters and dense histograms of the facts matching `where`, per (queue, key)."""
     facts = QueueEntryFact.objects.filter(where).order_by()
-    rows = {
-        (r.pop("queue_id"), r.pop(fact_field)): {**r, "wait_histogram": {}, "handle_histogram": {}}
-        for r in facts.values("queue_id", fact_field).annotate(**QUEUE_AGGREGATES)
-    }
+    rows = {}
+    for r in facts.values("queue_id", field).annotate(**QUEUE_AGGREGATES):
+        key = (r.pop("queue_id"), r.pop(field))
+        r["longest_wait"] = r["longest_wait"] or 0
+        rows[key] = {**r, "wait_histogram": kpis.empty_histogram(),
+                     "handle_histogram": kpis.empty_histogram()}  # fmt: skip
     for column, bucket in (
         ("wait_histogram", "wait_bucket"),
         ("handle_histogram", "handle_bucket"),
     ):
-        for r in (
+        for queue_id, value, index, n in (
             facts.filter(ANSWERED)
-            .values("queue_id", fact_field, bucket)
+            .values("queue_id", field, bucket)
             .annotate(n=Count("id"))
-            .values_list("queue_id", fact_field, bucket, "n")
+            .values_list("queue_id", field, bucket, "n")
         ):
-            rows[(r[0], r[1])][column][str(r[2])] = r[3]
-    for row in rows.values():
-        row["wait_histogram"] = dict(sorted(row["wait_histogram"].items(), key=lambda i: int(i[0])))
-        row["handle_histogram"] = dict(
-            sorted(row["handle_histogram"].items(), key=lambda i: int(i[0]))
-        )
-        row["longest_wait"] = row["longest_wait"] or 0
+            rows[(queue_id, value)][column][index] = n
     return rows
 
 
-def _upsert(model, field: str, owner: str, rows: dict[tuple, dict], stale: Q) -> None:
-    """Write `rows` (insert or update in place: ids kept), delete `stale` rows not in them."""
+def _upsert(model, field: str, owner: str, rows: dict[tuple, dict], scope: Q, keys=None) -> None:
+    """Write `rows` (insert or update in place: ids kept); delete the rows in `scope` (only
+    those whose key is in `keys`, when given) that are not among them."""
     columns = [*(QUEUE_COUNTERS if owner == "queue" else AGENT_COUNTERS)]
     if owner == "queue":
         columns += ["longest_wait", "wait_histogram", "handle_histogram"]
@@ -131,24 +130,31 @@ def _upsert(model, field: str, owner: str, rows: dict[tuple, dict], stale: Q) ->
         model.objects.bulk_create(
             chunk, update_conflicts=True, unique_fields=[owner, field], update_fields=columns
         )
-    keep = _keys_filter(rows.keys(), field, f"{owner}_id")
-    model.objects.filter(stale).exclude(keep).delete()
+    stale = [
+        pk
+        for pk, owner_id, value in model.objects.filter(scope).values_list(
+            "pk", f"{owner}_id", field
+        )
+        if (owner_id, value) not in rows and (keys is None or (owner_id, value) in keys)
+    ]
+    if stale:
+        model.objects.filter(pk__in=stale).delete()
+
+
+def _rollup_queue(model, field: str, keys) -> int:
+    """Recompute every row of `keys` (and of the chunks' owners x values, all as correct)."""
+    for chunk in _chunks(_by_value(keys)):
+        where = _keys_filter(chunk, field)
+        _upsert(model, field, "queue", _queue_rows(field, where), where)
+    return len(keys)
 
 
 def rollup_queue_intervals(keys: set[tuple[int, datetime]]) -> int:
-    for chunk in _chunks(sorted(keys)):
-        where = _keys_filter(chunk, "interval_start")
-        rows = _queue_rows(QueueInterval, "interval_start", "interval_start", where)
-        _upsert(QueueInterval, "interval_start", "queue", rows, where)
-    return len(keys)
+    return _rollup_queue(QueueInterval, "interval_start", keys)
 
 
 def rollup_queue_days(keys: set[tuple[int, date]]) -> int:
-    for chunk in _chunks(sorted(keys)):
-        where = _keys_filter(chunk, "local_date")
-        rows = _queue_rows(QueueDay, "local_date", "local_date", where)
-        _upsert(QueueDay, "local_date", "queue", rows, where)
-    return len(keys)
+    return _rollup_queue(QueueDay, "local_date", keys)
 
 
 # --- agent rollups ----------------------------------------------------------------------------
@@ -227,12 +233,10 @@ def _spread(out, agent_id, starts, begin: datetime, end: datetime, columns) -> N
 
 
 def rollup_agent_intervals(keys: set[tuple[int, datetime]], cutoff: datetime) -> int:
-    for chunk in _chunks(sorted(keys)):
+    for chunk in _chunks(_by_value(keys)):
         chunk = set(chunk)
-        rows = {
-            k: {**dict.fromkeys(AGENT_COUNTERS, 0), **v}
-            for k, v in agent_time(chunk, cutoff).items()
-        }
+        empty = dict.fromkeys(AGENT_COUNTERS, 0)
+        rows = {k: {**empty, **v} for k, v in agent_time(chunk, cutoff).items()}
         where = _keys_filter(chunk, "agent_interval_start", "agent_id")
         for r in (
             QueueEntryFact.objects.filter(where, ANSWERED)
@@ -241,28 +245,21 @@ def rollup_agent_intervals(keys: set[tuple[int, datetime]], cutoff: datetime) ->
             .annotate(**AGENT_FACT_AGGREGATES)
         ):
             key = (r.pop("agent_id"), r.pop("agent_interval_start"))
-            rows.setdefault(key, dict.fromkeys(AGENT_COUNTERS, 0)).update(r)
+            rows.setdefault(key, dict(empty)).update(r)
+        scope = _keys_filter(chunk, "interval_start", "agent_id")
         for agent_id, start, n in (
-            MissedOfferFact.objects.filter(_keys_filter(chunk, "interval_start", "agent_id"))
+            MissedOfferFact.objects.filter(scope)
             .order_by()
             .values("agent_id", "interval_start")
             .annotate(n=Count("pk"))
             .values_list("agent_id", "interval_start", "n")
         ):
-            rows.setdefault((agent_id, start), dict.fromkeys(AGENT_COUNTERS, 0))[
-                "missed_offers"
-            ] = n
+            rows.setdefault((agent_id, start), dict(empty))["missed_offers"] = n
         rows = {k: v for k, v in rows.items() if k in chunk and any(v.values())}
         for row in rows.values():
             for column in TIME_COLUMNS:
                 row[column] = round(row[column], 3)
-        _upsert(
-            AgentInterval,
-            "interval_start",
-            "agent",
-            rows,
-            _keys_filter(chunk, "interval_start", "agent_id"),
-        )
+        _upsert(AgentInterval, "interval_start", "agent", rows, scope, keys=chunk)
     return len(keys)
 
 
@@ -461,5 +458,6 @@ def daily_summaries_generate(*, now: datetime | None = None) -> int:
 
 
 def _empty_counters() -> dict:
-    return {**dict.fromkeys(QUEUE_COUNTERS, 0), "longest_wait": 0, "wait_histogram": {},
-            "handle_histogram": {}}  # fmt: skip
+    return {**dict.fromkeys(QUEUE_COUNTERS, 0), "longest_wait": 0,
+            "wait_histogram": kpis.empty_histogram(),
+            "handle_histogram": kpis.empty_histogram()}  # fmt: skip

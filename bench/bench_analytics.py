@@ -1,0 +1,227 @@
+"""Analytics: the full recompute of the call history beside a plain count(*) of the same table
+(the floor), the one-minute incremental rollup under steady traffic, and a 90-day report at
+10,000 and at 1,000,000 calls (all times `--scale`; the small history is never above 10,000).
+
+One world: 200 queues and 2,000 agents (times `--scale`), datagen's ended calls over 90 days.
+Measured in order: the small history (recompute, report), then the rest of the large history
+appended (count(*), recompute in its two halves — facts, then rollups — and the report again),
+then ten simulated minutes of traffic, each followed by the rollup beat would run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connection, transaction
+from rest_framework.test import APIClient
+
+from analytics import services
+from analytics.models import QueueEntryFact, RollupState
+from analytics.selectors import interval_report, queue_report
+from bench import datagen
+from bench.bench_dashboard_snapshot import _append_calls
+from callcenter.choices import CallDirection, CallOutcome, CallStage, CallStatus
+from callcenter.models import Agent, AgentStatusEvent, Call, CallEvent, Queue
+
+NAME = "analytics"
+SMALL_HISTORY, LARGE_HISTORY = 10_000, 1_000_000
+FULL_SCALE = {"queues": 200, "agents": 2_000}
+DAYS = 90
+REPEAT = 15
+TRAFFIC_MINUTES, CALLS_PER_MINUTE, AGENT_CHANGES_PER_MINUTE = 10, 30, 40
+
+
+def _row(metric, value, unit, note="", **extra) -> dict:
+    return {"benchmark": NAME, "metric": metric, "value": round(value, 3), "unit": unit,
+            "note": note, **extra}  # fmt: skip
+
+
+def run(ctx) -> list[dict]:
+    queues = max(10, round(FULL_SCALE["queues"] * ctx.scale))
+    agents = max(50, round(FULL_SCALE["agents"] * ctx.scale))
+    small = max(1_000, round(SMALL_HISTORY * min(ctx.scale, 1.0)))
+    large = max(small, round(LARGE_HISTORY * ctx.scale))
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    history_end = int((now - timedelta(hours=1)).timestamp())
+    call_command("flush", interactive=False, verbosity=0)
+    datagen.generate(ctx.connection, agents=agents, queues=queues, calls=0, waiting=0, now=now,
+                     seed=1)  # fmt: skip
+    ctx.log(f"{NAME}: {queues} queues, {agents:,} agents; {small:,} calls over {DAYS} days")
+    _append_calls(small, days=DAYS, now=history_end, stage="analytics small")
+    rows: list[dict] = []
+
+    first = (now - timedelta(days=DAYS + 2)).date()
+    last = now.date()
+    recompute_small = _timed(lambda: services.rollup_recompute(begin=first, end=last, now=now))
+    rows.append(_row("recompute.small_seconds", recompute_small, "s", f"{small:,} calls"))
+    report_small = _report_samples(ctx, now)
+
+    ctx.log(f"{NAME}: appending {large - small:,} calls")
+    _append_calls(large - small, days=DAYS, now=history_end, stage="analytics large")
+    total = Call.objects.count()
+    count_s = _count_scan(ctx)
+    ctx.log(f"{NAME}: full recompute of {total:,} calls")
+    call_ids = list(
+        Call.objects.filter(parent__isnull=True, ended_at__isnull=False).values_list(
+            "id", flat=True
+        )
+    )
+    start = time.perf_counter()
+    with transaction.atomic():
+        qi, qd, ai = services._rebuild(call_ids)
+    facts_s = time.perf_counter() - start
+    start = time.perf_counter()
+    with transaction.atomic():
+        services.rollup_queue_intervals(qi)
+        services.rollup_queue_days(qd)
+        services.rollup_agent_intervals(ai, now)
+    rollups_s = time.perf_counter() - start
+    facts = QueueEntryFact.objects.count()
+    fact_count_s = _count_scan(ctx, QueueEntryFact._meta.db_table)
+    full = facts_s + rollups_s
+    rows += [
+        _row("recompute.seconds", full, "s",
+             f"{total:,} calls -> {facts:,} facts, {len(qi):,} intervals, {len(qd):,} days "
+             "(target <= 10 s)"),
+        _row("recompute.facts_seconds", facts_s, "s", "facts derived from calls and events"),
+        _row("recompute.rollups_seconds", rollups_s, "s", "15-min and daily rows from facts"),
+        _row("count_scan.calls_ms", count_s * 1000, "ms", f"SELECT count(*) of {total:,} calls"),
+        _row("count_scan.facts_ms", fact_count_s * 1000, "ms", f"count(*) of {facts:,} facts"),
+        _row("recompute.over_count_scan", full / count_s, "x", "full recompute / count(*) scan"),
+        _row("rollups.over_fact_count_scan", rollups_s / fact_count_s, "x",
+             "rollups from facts / count(*) of the facts"),
+    ]  # fmt: skip
+    report_large = _report_samples(ctx, now)
+    for key in report_small:
+        a, b = statistics.median(report_small[key]), statistics.median(report_large[key])
+        rows.append(_row(f"report.{key}.ratio", b / a, "x",
+                         f"90 days, {large:,} / {small:,} calls (target <= 1.2); "
+                         f"{a * 1000:.1f} ms vs {b * 1000:.1f} ms"))  # fmt: skip
+        rows.append(_row(f"report.{key}.small_ms", a * 1000, "ms"))
+        rows.append(_row(f"report.{key}.large_ms", b * 1000, "ms"))
+    rows += _incremental(ctx, now)
+    return rows
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _count_scan(ctx, table: str = Call._meta.db_table) -> float:
+    def scan():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            cursor.fetchone()
+
+    return ctx.timeit(scan, repeat=5)
+
+
+def _report_samples(ctx, now: datetime) -> dict[str, list[float]]:
+    """90-day reports of every queue: the selectors, and the API as an admin would call it."""
+    first, last = (now - timedelta(days=DAYS)).date(), now.date()
+    queues = list(Queue.objects.order_by("name"))
+    admin, _ = get_user_model().objects.get_or_create(
+        username="bench-analytics-admin", defaults={"is_superuser": True}
+    )
+    client = APIClient()
+    client.force_authenticate(admin)
+    params = {"date_from": first.isoformat(), "date_to": last.isoformat()}
+    arms = {
+        "queues_selector": lambda: queue_report(queues, first, last),
+        "intervals_day_selector": lambda: interval_report(queues, first, last, "day"),
+        "queues_api": lambda: client.get("/api/v1/reports/queues/", params),
+        "intervals_week_api": lambda: client.get("/api/v1/reports/intervals/",
+                                                 {**params, "granularity": "week"}),
+    }  # fmt: skip
+    samples: dict[str, list[float]] = {k: [] for k in arms}
+    for fn in arms.values():
+        fn()  # warm-up
+    for _ in range(REPEAT):
+        for key, fn in arms.items():  # interleaved: drift hits every arm alike
+            samples[key].append(_timed(fn))
+    return samples
+
+
+def _incremental(ctx, now: datetime) -> list[dict]:
+    """Ten minutes of steady traffic (CALLS_PER_MINUTE ended calls with their callbacks,
+    AGENT_CHANGES_PER_MINUTE status changes), each minute followed by the rollup."""
+    rng = random.Random(7)
+    queues = list(Queue.objects.values_list("id", flat=True))
+    agent_ids = list(Agent.objects.values_list("id", flat=True))
+    states = dict.fromkeys(agent_ids, ("offline", "idle"))
+    clock = now + timedelta(minutes=1)
+    RollupState.objects.update_or_create(
+        id=1, defaults={"call_events_until": clock, "agent_events_until": clock}
+    )
+    sids = itertools.count(10**9)
+    samples = []
+    for minute in range(TRAFFIC_MINUTES):
+        begin = clock
+        clock = begin + timedelta(minutes=1)
+        _traffic_minute(rng, begin, queues, agent_ids, states, sids)
+        samples.append(_timed(lambda cut=clock: services.rollup_run(now=cut)))
+        ctx.log(f"{NAME}: minute {minute + 1}: rollup {samples[-1] * 1000:.0f} ms")
+    return [
+        _row("incremental.p50_ms", statistics.median(samples) * 1000, "ms",
+             f"{CALLS_PER_MINUTE} calls and {AGENT_CHANGES_PER_MINUTE} agent changes a minute "
+             "(target <= 200 ms)"),
+        _row("incremental.max_ms", max(samples) * 1000, "ms", f"{TRAFFIC_MINUTES} minutes"),
+    ]  # fmt: skip
+
+
+def _traffic_minute(rng, begin: datetime, queues, agent_ids, states, sids) -> None:
+    calls = []
+    for _ in range(CALLS_PER_MINUTE):
+        end = begin + timedelta(seconds=rng.uniform(0, 59))
+        wait, talk = rng.randint(0, 90), rng.randint(30, 400)
+        answered = rng.random() < 0.85
+        created = end - timedelta(seconds=wait + (talk if answered else 0))
+        answer = created + timedelta(seconds=wait) if answered else None
+        calls.append(Call(
+            call_sid=f"CA{next(sids):032x}", direction=CallDirection.INBOUND,
+            status=CallStatus.COMPLETED, stage=CallStage.ENDED, queue_id=rng.choice(queues),
+            agent_id=rng.choice(agent_ids) if answered else None, created_at=created,
+            enqueued_at=created, answered_at=answer,
+            ended_at=end, wait_seconds=wait, talk_seconds=talk if answered else None,
+            outcome=CallOutcome.ANSWERED if answered else CallOutcome.ABANDONED,
+        ))  # fmt: skip
+    Call.objects.bulk_create(calls)
+    table = CallEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (dedup_key, call_id, call_sid, source, kind, payload, context,"
+            " twilio_timestamp, received_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s)",
+            [
+                (f"{c.call_sid}:{kind}", c.pk, c.call_sid, kind, kind, payload, context, at, at)
+                for c in calls
+                for kind, payload, context, at in (
+                    ("status", '{"CallStatus": "completed"}', "{}", c.ended_at),
+                    ("enqueue-action",
+                     f'{{"QueueResult": "{"redirected" if c.answered_at else "hangup"}",'
+                     f' "QueueTime": "{c.wait_seconds}"}}',
+                     f'{{"queue": {c.queue_id}}}', c.answered_at or c.ended_at),
+                )
+            ],
+        )  # fmt: skip
+    changes = []
+    for _ in range(AGENT_CHANGES_PER_MINUTE):
+        agent = rng.choice(agent_ids)
+        status = rng.choice(["available", "available", "away", "offline"])
+        activity = rng.choice(["idle", "on_call", "wrap_up"]) if status != "offline" else "idle"
+        previous = states[agent]
+        states[agent] = (status, activity)
+        changes.append(AgentStatusEvent(
+            agent_id=agent, from_status=previous[0], from_activity=previous[1], to_status=status,
+            to_activity=activity, source="system",
+            occurred_at=begin + timedelta(seconds=rng.uniform(0, 59)),
+        ))  # fmt: skip
+    AgentStatusEvent.objects.bulk_create(changes)
