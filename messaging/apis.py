@@ -348,6 +348,36 @@ class PingBatchView(APIView):
         return Response({"results": [_outcome(o) for o in outcomes]})
 
 
+class PingStatsView(APIView):
+    """Daily ping response-time statistics (`?days=`, 1..90, default 7): yours as a receiver,
+    and your teams' (the queues you belong to). Computed by `ping_stats_refresh_task`."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        raw = request.query_params.get("days", "7")
+        if not raw.isdigit() or not 1 <= int(raw) <= 90:
+            return Response(error_body(400, "invalid", "days is 1..90."), status=400)
+        rows = selectors.ping_stats_of(request.user, int(raw))
+        return Response({"results": [_stat_row(row) for row in rows]})
+
+
+def _stat_row(stat) -> dict:
+    return {
+        "day": stat.day,
+        "scope": stat.scope,
+        "user": stat.user_id,
+        "queue": {"id": stat.queue.pk, "name": stat.queue.name} if stat.queue else None,
+        "sent": stat.sent,
+        "received": stat.received,
+        "responded": stat.responded,
+        "response_avg_seconds": stat.response_avg_seconds,
+        "response_p50_seconds": stat.response_p50_seconds,
+        "response_p90_seconds": stat.response_p90_seconds,
+    }
+
+
 class InvitationInput(serializers.Serializer):
     receiver = serializers.IntegerField()
     call = serializers.IntegerField()

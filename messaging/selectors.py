@@ -1,5 +1,7 @@
 """Reads of messaging: conversation lists, message pages, pending invitations, attachments."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
@@ -8,7 +10,16 @@ from django.utils import timezone
 
 from .errors import NotFound
 from .frames import invitation_data, user_data
-from .models import Attachment, CallInvitation, InvitationStatus, Message, Participant, Ping
+from .models import (
+    Attachment,
+    CallInvitation,
+    InvitationStatus,
+    Message,
+    Participant,
+    Ping,
+    PingStat,
+    PingStatScope,
+)
 from .services.invitations import invitations_expire, pending_cache_key
 
 
@@ -161,4 +172,21 @@ def invitations_of(user) -> QuerySet[CallInvitation]:
         CallInvitation.objects.filter(Q(receiver=user) | Q(caller=user))
         .select_related("caller", "receiver")
         .order_by("-created_at", "-id")
+    )
+
+
+def ping_stats_of(user, days: int) -> QuerySet[PingStat]:
+    """The user's own daily ping statistics and those of the teams (queues) they belong to,
+    for the last `days` days: one query."""
+    from django.db.models import Q
+
+    since = timezone.now().date() - timedelta(days=days - 1)
+    return (
+        PingStat.objects.filter(day__gte=since)
+        .filter(
+            Q(scope=PingStatScope.USER, user=user)
+            | Q(scope=PingStatScope.TEAM, queue__memberships__agent__user=user)
+        )
+        .select_related("queue")
+        .order_by("-day", "scope", "queue_id")
     )

@@ -38,6 +38,7 @@ urlpatterns = [
     ),
     path("pings/", apis.PingListView.as_view(), name="messaging-pings"),
     path("pings/batch/", apis.PingBatchView.as_view(), name="messaging-pings-batch"),
+    path("pings/stats/", apis.PingStatsView.as_view(), name="messaging-ping-stats"),
     path("invitations/", apis.InvitationListView.as_view(), name="messaging-invitations"),
     path(
         "invitations/pending/",

@@ -4,7 +4,7 @@ members of a queue), recomputed idempotently by `ping_stats_refresh_task`."""
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import transaction
 from django.db.models import Q
@@ -33,7 +33,7 @@ def _figures(sent: int, times: list[float | None]) -> dict:
 def ping_stats_refresh(day: date, user_ids: Iterable[int] | None = None) -> int:
     """Recompute `day`'s statistics of `user_ids` (every user when None) and of their queues;
     returns the rows written."""
-    start = datetime.combine(day, time(0), tzinfo=timezone.get_current_timezone())
+    start = datetime.combine(day, time(0), tzinfo=UTC)  # a UTC day, as the daily ping quota
     pings = Ping.objects.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
     users = None if user_ids is None else set(user_ids)
     memberships = QueueMembership.objects.values_list("queue_id", "agent__user_id")

@@ -318,7 +318,9 @@ def message_send(
         attachments = Attachment.objects.bulk_create(
             Attachment(
                 message=message,
-                file=default_storage.save(attachment_path(None, upload.name), upload),
+                file=default_storage.save(
+                    attachment_path(None, default_storage.get_valid_name(upload.name)), upload
+                ),
                 name=upload.name[:200],
                 content_type=upload.content_type,
                 size=upload.size,

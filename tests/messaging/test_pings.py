@@ -4,7 +4,9 @@ ping is allowed, batches with a result per receiver, responses and their analyti
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from callcenter.models import QueueMembership
@@ -149,6 +151,15 @@ def test_a_reply_is_the_response_and_analytics_count_it(api, ana, ben, queue):
     assert (team.sent, team.received, team.responded) == (1, 1, 1)
     listed = as_user(api, ana).get("/api/v1/pings/?direction=sent").json()["results"]
     assert listed[0]["response_seconds"] == ping.response_seconds
+
+    # Readable by ben (his row and his team's), not by a stranger; one query.
+    as_user(api, ben)
+    with CaptureQueriesContext(connection) as captured:
+        stats = api.get("/api/v1/pings/stats/?days=1").json()["results"]
+    assert len(captured.captured_queries) == 1
+    assert sorted((s["scope"], s["responded"]) for s in stats) == [("team", 1), ("user", 1)]
+    assert as_user(api, UserFactory()).get("/api/v1/pings/stats/").json()["results"] == []
+    assert api.get("/api/v1/pings/stats/?days=0").status_code == 400
 
 
 def test_the_refresh_is_idempotent_and_covers_unanswered_pings(ana, ben, cleo):
