@@ -123,3 +123,24 @@ def test_typing_is_pushed_unlogged_with_its_expiry_and_invitations_arrive_live()
 
     run(body)
     assert not UserEvent.objects.filter(type="typing").exists()
+
+
+def test_unacknowledged_messages_are_delivered_again_on_reconnect():
+    ana, ben = _pair()
+    chat = make_conversation(ana, ben)
+    send = database_sync_to_async(message_send)
+
+    async def body():
+        ws, _ = await open_socket(ben, "")  # from the acknowledged pointer (none yet)
+        for n in range(3):
+            await send(conversation_id=chat.pk, sender=ana, body=f"m{n}")
+        frames = [await ws.receive_json_from(timeout=5) for _ in range(3)]
+        assert [f["data"]["body"] for f in frames] == ["m0", "m1", "m2"]
+        await ws.send_json_to({"type": "ack", "seq": frames[1]["seq"]})  # m2 never acked
+        assert await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+        ws, frames = await open_socket(ben, "")
+        assert [f["data"]["body"] for f in frames[:-1]] == ["m2"]
+        await ws.disconnect()
+
+    run(body)
