@@ -6,7 +6,6 @@ import pytest
 from playwright.sync_api import expect
 
 from messaging.models import CallInvitation, Message, Participant
-from messaging.services import invitation_create
 from tests.factories import AgentFactory
 from tests.messaging.conftest import connected_call
 
@@ -65,9 +64,13 @@ def test_two_agents_chat_ping_and_invite(open_page, settings):
     ben_page.click("#send-ping")
     expect(ben_page.locator("#ping-note")).to_contain_text("again after")
 
-    # An invitation into Ben's call appears live on Ana's page; declining clears it.
-    call = connected_call(ben)
-    invitation_create(caller=ben, receiver_id=ana.pk, call_id=call.pk, note="billing")
+    # Ben, on a call, invites Ana from the page: it appears live on hers; declining clears it.
+    ben_page.click("#invite")
+    expect(ben_page.locator("#ping-note")).to_have_text("You are not on a call.")
+    connected_call(ben)
+    ben_page.fill("#ping-text", "billing")
+    ben_page.click("#invite")
+    expect(ben_page.locator("#ping-note")).to_have_text("Invitation sent.")
     invite = ana_page.locator("#invitations .invitation")
     expect(invite).to_contain_text("Ben Ito invites you to join a call: billing")
     invite.get_by_role("button", name="Decline").click()

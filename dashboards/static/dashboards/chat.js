@@ -263,6 +263,19 @@
       $("ping-note").textContent = error.message;
     }
   });
+  $("invite").addEventListener("click", async () => {
+    try {
+      const mine = await api("GET", `/api/v1/calls/?agent=${page.agentId}&page_size=10`);
+      const call = mine.results.find((c) => !c.parent_call_sid && !c.ended_at
+        && c.stage === "connected");
+      if (!call) throw new Error("You are not on a call.");
+      await api("POST", "/api/v1/invitations/",
+        {receiver: Number($("colleague").value), call: call.id, note: $("ping-text").value});
+      $("ping-note").textContent = "Invitation sent.";
+    } catch (error) {
+      $("ping-note").textContent = error.message;
+    }
+  });
   setInterval(renderInvitations, 5000); // drop invitations past expires_at
 
   loadColleagues().catch((error) => say(error.message));
