@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from django.db import connection
 from django.db.models import Q
+from psycopg.types.json import Jsonb
 
 from callcenter.choices import AgentActivity, CallOutcome
 from callcenter.models import Agent, AgentStatusEvent, Call, CallEvent, Queue
@@ -428,27 +429,34 @@ def _save(call_ids, facts: list[SimpleNamespace], missed: list[MissedOfferFact])
 
 
 def _upsert_facts_postgresql(facts: list[SimpleNamespace]) -> None:
-    """One INSERT … SELECT FROM unnest(one array per column) ON CONFLICT DO UPDATE: the same
-    upsert as bulk_create's, a parameter per column instead of one per value (5x faster)."""
-    if not facts:
+    unnest_upsert(QueueEntryFact, ("call", "seq"), FACT_FIELDS, facts)
+
+
+def unnest_upsert(model, unique: tuple[str, ...], update: list[str], records) -> None:
+    """PostgreSQL: one INSERT … SELECT FROM unnest(one array per column) ON CONFLICT DO
+    UPDATE; bulk_create's upsert with a parameter per column instead of one per value (5x
+    faster). `records` have the fields' attnames as attributes."""
+    if not records:
         return
-    fields = [QueueEntryFact._meta.get_field(name) for name in ("call", "seq", *FACT_FIELDS)]
+    fields = [model._meta.get_field(name) for name in (*unique, *update)]
     columns = [f.column for f in fields]
-    types = [f.db_type(connection) for f in fields]
-    types = ["bigint" if t in ("bigserial", "serial") else t.split("(")[0] for t in types]
-    types = ["varchar" if t.startswith("varchar") else t for t in types]
-    arrays = [[getattr(fact, f.attname) for fact in facts] for f in fields]
-    table = QueueEntryFact._meta.db_table
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns[2:])
+    types = [f.db_type(connection).split("(")[0] for f in fields]
+    arrays = [[getattr(record, f.attname) for record in records] for f in fields]
+    for i, kind in enumerate(types):
+        if kind == "double precision":  # one element type per array (0 is an int)
+            arrays[i] = [None if v is None else float(v) for v in arrays[i]]
+        elif kind == "jsonb":
+            arrays[i] = [Jsonb(v) for v in arrays[i]]
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns[len(unique) :])
     sql = (
-        f"INSERT INTO {table} ({', '.join(columns)})"  # noqa: S608 - model table and columns
+        f"INSERT INTO {model._meta.db_table} ({', '.join(columns)})"  # noqa: S608 - model columns
         f" SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})"
-        f" ON CONFLICT (call_id, seq) DO UPDATE SET {updates}"
+        f" ON CONFLICT ({', '.join(columns[: len(unique)])}) DO UPDATE SET {updates}"
     )
     connection.ensure_connection()
     # Server-side binding: the arrays travel as parameters, not as quoted literals.
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, arrays)
+        cursor.execute(sql, arrays, binary=True)
 
 
 def calls_of_events(event_filter: Q) -> set[int]:

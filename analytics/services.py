@@ -11,6 +11,7 @@ the same for a date range (the `analytics_recompute` command).
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -22,7 +23,7 @@ from callcenter.models import Agent, AgentStatusEvent, Call, PendingCallEvent, Q
 
 from . import facts as facts_mod
 from . import kpis
-from .facts import INTERVAL, floor_interval
+from .facts import INTERVAL, floor_interval, unnest_upsert
 from .kpis import queue_kpis
 from .models import (
     AGENT_COUNTERS,
@@ -96,9 +97,9 @@ def _by_value(keys):
 # --- queue rollups ----------------------------------------------------------------------------
 
 
-def _queue_rows(field: str, where: Q) -> dict[tuple, dict]:
-    """Counters and dense histograms of the facts matching `where`, per (queue, key)."""
-    facts = QueueEntryFact.objects.filter(where).order_by()
+def _queue_rows(field: str, facts) -> dict[tuple, dict]:
+    """Counters and dense histograms of the `facts` queryset, per (queue, key)."""
+    facts = facts.order_by()
     rows = {}
     for r in facts.values("queue_id", field).annotate(**QUEUE_AGGREGATES):
         key = (r.pop("queue_id"), r.pop(field))
@@ -125,11 +126,17 @@ def _upsert(model, field: str, owner: str, rows: dict[tuple, dict], scope: Q, ke
     columns = [*(QUEUE_COUNTERS if owner == "queue" else AGENT_COUNTERS)]
     if owner == "queue":
         columns += ["longest_wait", "wait_histogram", "handle_histogram"]
-    objs = [model(**{f"{owner}_id": k[0], field: k[1]}, **v) for k, v in rows.items()]
-    for chunk in _chunks(objs):
-        model.objects.bulk_create(
-            chunk, update_conflicts=True, unique_fields=[owner, field], update_fields=columns
-        )
+    if connection.vendor == "postgresql":
+        records = [
+            SimpleNamespace(**{f"{owner}_id": k[0], field: k[1]}, **v) for k, v in rows.items()
+        ]
+        unnest_upsert(model, (owner, field), columns, records)
+    else:
+        objs = [model(**{f"{owner}_id": k[0], field: k[1]}, **v) for k, v in rows.items()]
+        for chunk in _chunks(objs):
+            model.objects.bulk_create(
+                chunk, update_conflicts=True, unique_fields=[owner, field], update_fields=columns
+            )
     stale = [
         pk
         for pk, owner_id, value in model.objects.filter(scope).values_list(
@@ -143,9 +150,40 @@ def _upsert(model, field: str, owner: str, rows: dict[tuple, dict], scope: Q, ke
 
 def _rollup_queue(model, field: str, keys) -> int:
     """Recompute every row of `keys` (and of the chunks' owners x values, all as correct)."""
+    if connection.vendor == "postgresql":
+        return _rollup_queue_postgresql(model, field, keys)
     for chunk in _chunks(_by_value(keys)):
         where = _keys_filter(chunk, field)
-        _upsert(model, field, "queue", _queue_rows(field, where), where)
+        rows = _queue_rows(field, QueueEntryFact.objects.filter(where))
+        _upsert(model, field, "queue", rows, where)
+    return len(keys)
+
+
+def _rollup_queue_postgresql(model, field: str, keys) -> int:
+    """The same rows in four statements whatever the number of keys: the ORM's aggregates
+    and histogram counts over exactly the keys' facts (a tuple IN over two arrays), one
+    INSERT … ON CONFLICT DO UPDATE of them all, one DELETE of the keys' rows left without
+    facts."""
+    if not keys:
+        return 0
+    key_type = "timestamptz" if field == "interval_start" else "date"
+    scope = f"(queue_id, {field}) IN (SELECT * FROM unnest(%s::bigint[], %s::{key_type}[]))"  # noqa: S608 - model columns
+    ordered = sorted(keys)
+    params = [[k[0] for k in ordered], [k[1] for k in ordered]]
+    facts = QueueEntryFact.objects.extra(where=[scope], params=params)  # noqa: S610 - see scope
+    rows = _queue_rows(field, facts)
+    columns = [*QUEUE_COUNTERS, "longest_wait", "wait_histogram", "handle_histogram"]
+    records = [SimpleNamespace(queue_id=k[0], **{field: k[1]}, **v) for k, v in rows.items()]
+    unnest_upsert(model, ("queue", field), columns, records)
+    delete = (
+        f"DELETE FROM {model._meta.db_table} r"  # noqa: S608 - model tables and columns
+        f" USING unnest(%s::bigint[], %s::{key_type}[]) k(q, v)"
+        f" WHERE r.queue_id = k.q AND r.{field} = k.v AND NOT EXISTS (SELECT 1 FROM"
+        f" {QueueEntryFact._meta.db_table} f WHERE f.queue_id = r.queue_id"
+        f" AND f.{field} = r.{field})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(delete, params)
     return len(keys)
 
 

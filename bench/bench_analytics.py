@@ -131,15 +131,15 @@ def _report_samples(ctx, now: datetime) -> dict[str, list[float]]:
     admin, _ = get_user_model().objects.get_or_create(
         username="bench-analytics-admin", defaults={"is_superuser": True}
     )
-    client = APIClient()
+    client = APIClient(SERVER_NAME="localhost")  # one of settings.local's ALLOWED_HOSTS
     client.force_authenticate(admin)
     params = {"date_from": first.isoformat(), "date_to": last.isoformat()}
     arms = {
         "queues_selector": lambda: queue_report(queues, first, last),
         "intervals_day_selector": lambda: interval_report(queues, first, last, "day"),
-        "queues_api": lambda: client.get("/api/v1/reports/queues/", params),
-        "intervals_week_api": lambda: client.get("/api/v1/reports/intervals/",
-                                                 {**params, "granularity": "week"}),
+        "queues_api": lambda: _ok(client.get("/api/v1/reports/queues/", params)),
+        "intervals_week_api": lambda: _ok(client.get("/api/v1/reports/intervals/",
+                                                     {**params, "granularity": "week"})),
     }  # fmt: skip
     samples: dict[str, list[float]] = {k: [] for k in arms}
     for fn in arms.values():
@@ -148,6 +148,12 @@ def _report_samples(ctx, now: datetime) -> dict[str, list[float]]:
         for key, fn in arms.items():  # interleaved: drift hits every arm alike
             samples[key].append(_timed(fn))
     return samples
+
+
+def _ok(response):
+    if response.status_code != 200:
+        raise RuntimeError(f"report answered {response.status_code}: {response.content[:200]}")
+    return response
 
 
 def _incremental(ctx, now: datetime) -> list[dict]:
