@@ -3,6 +3,7 @@ invitations. Thin: read through selectors, write through services. A conversatio
 messages and its files are 404 to anyone but its participants."""
 
 from django.http import FileResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import pagination, serializers, status
@@ -15,7 +16,7 @@ from callcenter.rest import PageNumberPagination, error_body
 
 from . import selectors, services
 from .errors import PingLimited
-from .frames import invitation_data, message_data
+from .frames import invitation_data, message_data, user_data
 
 
 class InboxPagination(pagination.CursorPagination):
@@ -242,15 +243,12 @@ class PingBatchInput(serializers.Serializer):
 
 
 def _limited(error: PingLimited) -> dict:
-    body = error_body(
+    return error_body(
         429, error.code, error.message, {"next_allowed_at": error.next_allowed_at.isoformat()}
     )
-    return body
 
 
 def _retry_after(error: PingLimited) -> str:
-    from django.utils import timezone
-
     return str(max(1, int((error.next_allowed_at - timezone.now()).total_seconds()) + 1))
 
 
@@ -274,8 +272,6 @@ def _outcome(outcome) -> dict:
 
 
 def _ping_row(ping) -> dict:
-    from .frames import user_data
-
     return {
         "id": ping.pk,
         "sender": user_data(ping.sender),

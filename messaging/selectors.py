@@ -4,7 +4,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -166,8 +175,6 @@ def pending_invitations(user) -> list[dict]:
 
 
 def invitations_of(user) -> QuerySet[CallInvitation]:
-    from django.db.models import Q
-
     return (
         CallInvitation.objects.filter(Q(receiver=user) | Q(caller=user))
         .select_related("caller", "receiver")
@@ -178,8 +185,6 @@ def invitations_of(user) -> QuerySet[CallInvitation]:
 def ping_stats_of(user, days: int) -> QuerySet[PingStat]:
     """The user's own daily ping statistics and those of the teams (queues) they belong to,
     for the last `days` days: one query."""
-    from django.db.models import Q
-
     since = timezone.now().date() - timedelta(days=days - 1)
     return (
         PingStat.objects.filter(day__gte=since)
