@@ -14,6 +14,7 @@ from .apis_call_control import CallControlMixin, OperationOutput
 from .choices import AgentStatus, StatusEventSource
 from .filters import CallFilter
 from .models import Agent, Call, Queue
+from .models.queues import EscalationStep
 from .rest import HasRole
 
 
@@ -116,8 +117,15 @@ class QueueLiveOutput(serializers.Serializer):
         }
 
 
+class EscalationStepOutput(serializers.ModelSerializer):
+    class Meta:
+        model = EscalationStep
+        fields = ["after_seconds", "action", "priority", "target_queue"]
+
+
 class QueueOutput(serializers.ModelSerializer):
     live = QueueLiveOutput(source="*")
+    escalation_steps = EscalationStepOutput(many=True, read_only=True)
 
     class Meta:
         model = Queue
@@ -141,6 +149,7 @@ class QueueOutput(serializers.ModelSerializer):
             "time_zone",
             "business_hours",
             "is_active",
+            "escalation_steps",
             "live",
         ]
 
@@ -155,6 +164,7 @@ class QueueViewSet(viewsets.ReadOnlyModelViewSet):
         return (
             selectors.queues_visible_to(self.request.user)
             .with_live_counts()
+            .prefetch_related("escalation_steps")
             .order_by("-priority", "name")
         )
 

@@ -19,3 +19,8 @@ def lock_call(call_sid: str):
     # No ORDER BY (call_sid is unique): `.first()` would add the model's ordering.
     found = list(Call.objects.select_for_update().filter(call_sid=call_sid).order_by()[:1])
     return found[0] if found else None
+
+
+def lock_work(model, call_id: int):
+    """A voicemail's or callback request's row (`model`) by its call, locked (None if none)."""
+    return model.objects.select_for_update().filter(call_id=call_id).first()

@@ -22,6 +22,7 @@ api_v1 = [
     path("softphone/token/", SoftphoneTokenView.as_view(), name="softphone-token"),
     path("softphone/simulated/", include("callcenter.apis_call_control")),
     path("dashboard/", include("dashboards.urls")),
+    path("offers/", include("routing.apis")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^.*$", api_not_found),

@@ -19,11 +19,12 @@ from callcenter.services import (
     agent_set_status,
     call_hang_up,
     call_offer_lapsed,
+    work_offer_lapsed,
 )
 
 from . import notifications
 from .escalation import routing_escalate
-from .models import OPEN_STATUSES, Reservation, ReservationStatus
+from .models import OPEN_STATUSES, Reservation, ReservationStatus, WorkKind
 
 MAX_MISSES = 3
 MISSED_REASON = "missed calls"
@@ -80,26 +81,38 @@ def _agent_leg_changed(leg: Call) -> bool:
             )
         return False
     if leg.answered_at is not None:
-        _close(reservation, ReservationStatus.COMPLETED, agent.user_id)
-        wrap = timedelta(seconds=reservation.queue.wrap_up_seconds)
-        idle = agent.active_calls <= 1
-        agent_change_activity(
-            agent=agent,
-            activity=(AgentActivity.WRAP_UP if wrap else AgentActivity.IDLE)
-            if idle
-            else AgentActivity.ON_CALL,
-            active_calls_delta=-1,
-            reason="call ended",
-            wrap_up_until=timezone.now() + wrap,
-            answered_talk_seconds=leg.talk_seconds or 0,
-            missed_offer=False,
-        )
-        return True
-    missed = (
-        ReservationStatus.REJECTED if leg.status == CallStatus.BUSY else ReservationStatus.TIMED_OUT
+        complete(reservation, agent, talk_seconds=leg.talk_seconds or 0)
+    else:
+        missed(reservation, agent, rejected=leg.status == CallStatus.BUSY)
+    return True
+
+
+def complete(reservation: Reservation, agent: Agent, *, talk_seconds: int) -> None:
+    """The agent is done with the offer they took: wrap-up (or idle, or still on another
+    call). Precondition: the caller holds both rows' locks."""
+    _close(reservation, ReservationStatus.COMPLETED, agent.user_id)
+    wrap = timedelta(seconds=reservation.queue.wrap_up_seconds)
+    idle = agent.active_calls <= 1
+    agent_change_activity(
+        agent=agent,
+        activity=(AgentActivity.WRAP_UP if wrap else AgentActivity.IDLE)
+        if idle
+        else AgentActivity.ON_CALL,
+        active_calls_delta=-1,
+        reason="call ended",
+        wrap_up_until=timezone.now() + wrap,
+        answered_talk_seconds=talk_seconds,
+        missed_offer=False,
     )
-    _close(reservation, missed, agent.user_id)
-    _delay_next_offer(agent, reservation.queue, rejected=missed == ReservationStatus.REJECTED)
+
+
+def missed(reservation: Reservation, agent: Agent, *, rejected: bool) -> None:
+    """The agent rejected or did not answer the offer: the queue's delay before their next
+    offer, and after MAX_MISSES in a row they are set away. The call or work waits again
+    (its own side: callcenter). Precondition: the caller holds both rows' locks."""
+    status = ReservationStatus.REJECTED if rejected else ReservationStatus.TIMED_OUT
+    _close(reservation, status, agent.user_id)
+    _delay_next_offer(agent, reservation.queue, rejected=rejected)
     _release(agent, reason="missed an offer", missed_offer=True)
     if agent.consecutive_missed_offers >= MAX_MISSES and agent.status == AgentStatus.AVAILABLE:
         agent_set_status(
@@ -108,7 +121,6 @@ def _agent_leg_changed(leg: Call) -> bool:
             reason=MISSED_REASON,
             source=StatusEventSource.SYSTEM,
         )
-    return True
 
 
 def _delay_next_offer(agent: Agent, queue, *, rejected: bool) -> None:
@@ -181,8 +193,10 @@ def routing_sweep(*, grace_seconds: int = 30) -> dict[str, int]:
             if reservation is None:
                 continue
             agent = lock_agent(reservation.agent_id)
-            _close(reservation, ReservationStatus.TIMED_OUT, agent.user_id)
-            _release(agent, reason="offer expired")
-            call_offer_lapsed(call_id=reservation.call_id)
+            missed(reservation, agent, rejected=False)
+            if reservation.kind == WorkKind.CALL:
+                call_offer_lapsed(call_id=reservation.call_id)
+            else:
+                work_offer_lapsed(kind=reservation.kind, call_id=reservation.call_id)
             expired += 1
     return {"wrap_ups_ended": wrapped, "offers_expired": expired, "escalated": routing_escalate()}

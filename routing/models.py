@@ -17,14 +17,24 @@ class ReservationStatus(models.TextChoices):
     COMPLETED = "completed"
 
 
+class WorkKind(models.TextChoices):
+    """What an offer is for: a live caller, or work a caller left (callcenter.models.work)."""
+
+    CALL = "call"
+    VOICEMAIL = "voicemail"
+    CALLBACK = "callback"
+
+
 OPEN_STATUSES = (ReservationStatus.OFFERED, ReservationStatus.ACCEPTED)
 MISSED_STATUSES = (ReservationStatus.REJECTED, ReservationStatus.TIMED_OUT)
 
 
 class Reservation(models.Model):
+    # For a voicemail or a callback, the call that left it (WorkItem.call).
     call = models.ForeignKey(
         "callcenter.Call", on_delete=models.CASCADE, related_name="reservations"
     )
+    kind = models.CharField(max_length=16, choices=WorkKind.choices, default=WorkKind.CALL)
     agent = models.ForeignKey(
         "callcenter.Agent", on_delete=models.CASCADE, related_name="reservations"
     )

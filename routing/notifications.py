@@ -1,15 +1,16 @@
 """Offers are addressed to a person: logged in the agent's event log (DESIGN.md §3.5), so a
 dashboard that reconnects still learns of an offer ringing it, and of its end."""
 
-from callcenter.models import Call
+from callcenter.models import Call, CallbackRequest, Voicemail
 from realtime.publish import publish_to_user
 
 from .models import Reservation
 
 
-def _offer(reservation: Reservation, call: Call | None = None) -> dict:
-    data = {
+def _offer(reservation: Reservation) -> dict:
+    return {
         "reservation_id": reservation.pk,
+        "kind": reservation.kind,
         "call_id": reservation.call_id,
         "queue_id": reservation.queue_id,
         "status": reservation.status,
@@ -17,15 +18,36 @@ def _offer(reservation: Reservation, call: Call | None = None) -> dict:
         "expires_at": reservation.expires_at,
         "ended_at": reservation.ended_at,
     }
-    if call is not None:
-        # The offered agent may see who is calling (their own call from now on).
-        data["from_number"] = call.from_number
-        data["queue_name"] = reservation.queue.name
+
+
+def _details(call: Call, work: Voicemail | CallbackRequest | None) -> dict:
+    """What the offered agent may see of the caller (their own work from now on)."""
+    data = {"from_number": call.from_number}
+    if isinstance(work, Voicemail):
+        data["voicemail"] = {
+            "id": work.pk,
+            "recording_url": work.recording_url,
+            "duration_seconds": work.duration_seconds,
+        }
+    elif isinstance(work, CallbackRequest):
+        data["callback"] = {"id": work.pk, "number": work.number, "attempts": work.attempts}
     return data
 
 
-def offer_created(reservation: Reservation, agent_user_id: int) -> None:
-    publish_to_user(agent_user_id, "offer.created", _offer(reservation, reservation.call))
+def offer_created(
+    reservation: Reservation,
+    agent_user_id: int,
+    *,
+    work: Voicemail | CallbackRequest | Call | None = None,
+) -> None:
+    """`work`: the call offered, or the voicemail or callback request a caller left."""
+    item = None if isinstance(work, Call) else work
+    data = {
+        **_offer(reservation),
+        "queue_name": reservation.queue.name,
+        **_details(reservation.call, item),
+    }
+    publish_to_user(agent_user_id, "offer.created", data)
 
 
 def offer_ended(reservation: Reservation, agent_user_id: int) -> None:

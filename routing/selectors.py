@@ -1,14 +1,17 @@
 """The claim's reads: locked with SKIP LOCKED so concurrent routers pass each other by."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from callcenter.choices import EscalationAction
-from callcenter.models import Agent, Call, Queue, QueueMembership
+from callcenter.choices import EscalationAction, WorkStatus
+from callcenter.models import Agent, Call, CallbackRequest, Queue, QueueMembership, Voicemail
 from callcenter.models.queues import EscalationStep
 
 from . import known_agent
-from .models import MISSED_STATUSES, Reservation
+from .models import MISSED_STATUSES, OPEN_STATUSES, Reservation
 from .strategies import ordered_for
 
 
@@ -30,25 +33,56 @@ def claimable_calls() -> QuerySet[Call]:
     )
 
 
+def claimable_work(limit: int) -> list:
+    """Waiting voicemails and callbacks (a callback past its retry time), best `limit` of
+    each in the same service order as callers: priority, then the caller's original place in
+    the queue (the WorkItem waiting indexes' rows). Work whose call still has an open offer
+    (a call that left both a voicemail and a callback) waits for that one to end, and rows
+    another router holds are skipped."""
+    now = timezone.now()
+    found = []
+    for work in (
+        Voicemail.objects.all(),
+        CallbackRequest.objects.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now)),
+    ):
+        found += (
+            work.filter(status=WorkStatus.WAITING)
+            .exclude(
+                Exists(Reservation.objects.filter(call=OuterRef("call"), status__in=OPEN_STATUSES))
+            )
+            .select_related("queue", "call")
+            .order_by("-priority", "enqueued_at", "id")
+            .select_for_update(skip_locked=True, of=("self",))[:limit]
+        )
+    return found
+
+
 def _widen_steps() -> QuerySet[EscalationStep]:
     return EscalationStep.objects.filter(action=EscalationAction.WIDEN_TIER)
 
 
-def eligible_agents(call: Call, queue: Queue, *, level: int | None = None) -> QuerySet[Agent]:
+def eligible_agents(
+    call: Call, queue: Queue, *, level: int | None = None, at_desk: bool = False
+) -> QuerySet[Agent]:
     """Members of the call's queue (of one tier, when given) who may be offered it now, best
     first: routable (agent_routable_idle_since_idx), past their reject / no-answer delay
     (`not_before`, a plain filter on the index's rows), and not one who already missed or
-    rejected this call."""
+    rejected this call. `at_desk`: only agents whose dashboard is live (a heartbeat within
+    PRESENCE_TIMEOUT_SECONDS), for work taken there rather than on a phone (a voicemail)."""
     missed = _missed(call)
     members = {"memberships__queue": queue}
     if level is not None:
         members["memberships__level"] = level
+    now = timezone.now()
     agents = (
         Agent.objects.routable()
         .filter(**members)
-        .filter(Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()))
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
         .exclude(pk__in=missed)
     )
+    if at_desk:
+        seen = now - timedelta(seconds=settings.PRESENCE_TIMEOUT_SECONDS)
+        agents = agents.filter(last_seen_at__gte=seen)
     return ordered_for(queue, agents).select_for_update(skip_locked=True, of=("self",))
 
 
@@ -57,7 +91,9 @@ def _missed(call: Call) -> QuerySet:
     return Reservation.objects.filter(call=call, status__in=MISSED_STATUSES).values("agent_id")
 
 
-def best_agent(call: Call, queue: Queue) -> Agent | None:
+def best_agent(
+    call: Call, queue: Queue, *, prefer_known: bool = True, at_desk: bool = False
+) -> Agent | None:
     """The agent to offer `call` to: with tiers, the best of the first tier that has one.
 
     Tiers are walked one query per level, so each stops at its first row of the routable
@@ -66,14 +102,15 @@ def best_agent(call: Call, queue: Queue) -> Agent | None:
     up to the level a step widened it to (`Call.max_tier_level`) once one did.
 
     Before all that, a returning caller goes to the agent they last spoke with, or waits for
-    them while they are busy, as long as the preference holds (routing.known_agent)."""
-    if known_agent.preference_holds(call):
+    them while they are busy, as long as the preference holds (routing.known_agent); not for
+    work a caller left (`prefer_known` False). `at_desk`: see eligible_agents."""
+    if prefer_known and known_agent.preference_holds(call):
         preferred = eligible_agents(call, queue).filter(pk=call.preferred_agent_id).first()
         if preferred is not None or known_agent.waits_for(call, queue, _missed(call)):
             return preferred
     widening = tier_widening(call, queue)
     if not queue.use_tiers and not widening:
-        return eligible_agents(call, queue).first()
+        return eligible_agents(call, queue, at_desk=at_desk).first()
     levels = list(
         QueueMembership.objects.filter(queue=queue)
         .order_by("level")
@@ -84,7 +121,7 @@ def best_agent(call: Call, queue: Queue) -> Agent | None:
         limit = widened_level(call, queue) or levels[0]
         levels = [level for level in levels if level <= limit]
     for level in levels:
-        if (agent := eligible_agents(call, queue, level=level).first()) is not None:
+        if agent := eligible_agents(call, queue, level=level, at_desk=at_desk).first():
             return agent
     return None
 

@@ -3,6 +3,7 @@ per pair. Correct under concurrency: rows are claimed with FOR UPDATE SKIP LOCKE
 active-call count rises under its CHECK, and the reservation's partial unique constraints make
 any remaining race fail loudly instead of double-booking. Twilio is asked after commit."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -10,12 +11,13 @@ from django.utils import timezone
 
 from callcenter.choices import AgentActivity
 from callcenter.locks import lock_agent
-from callcenter.services import agent_change_activity, call_offer_to_agent
+from callcenter.models import CallbackRequest
+from callcenter.services import agent_change_activity, call_offer_to_agent, work_offer_to_agent
 
 from . import notifications
 from .known_agent import resolve_preferred_agent
-from .models import Reservation
-from .selectors import best_agent, claimable_calls
+from .models import Reservation, WorkKind
+from .selectors import best_agent, claimable_calls, claimable_work
 
 # How many waiting callers one claim looks at, best first, for one with an eligible agent.
 CANDIDATE_CALLS = 20
@@ -28,24 +30,54 @@ def routing_claim_next() -> Reservation | None:
     pair can be made now. A lost race (IntegrityError) is a None, never a double booking."""
     try:
         with transaction.atomic():
-            for call in claimable_calls().select_related("queue")[:CANDIDATE_CALLS]:
-                if call.preferred_agent_until is None:
-                    resolve_preferred_agent(call)  # once per call, at its first claim attempt
-                agent = best_agent(call, call.queue)
-                if agent is not None:
-                    return _reserve(call, agent)
+            for candidate in _candidates():
+                if (agent := _best_agent_for(candidate)) is not None:
+                    return _reserve(candidate, agent)
     except IntegrityError:
         return None
     return None
 
 
-def _reserve(call, agent) -> Reservation:
+@dataclass(frozen=True)
+class _Candidate:
+    kind: str
+    item: object  # a Call, or the Voicemail / CallbackRequest a caller left
+
+    @property
+    def order(self) -> tuple:
+        """Service order across callers and work: priority, then the caller's place."""
+        return (-self.item.priority, self.item.enqueued_at, self.kind != WorkKind.CALL)
+
+
+def _best_agent_for(candidate: _Candidate):
+    item = candidate.item
+    if candidate.kind == WorkKind.CALL:
+        if item.preferred_agent_until is None:
+            resolve_preferred_agent(item)  # once per call, at its first claim attempt
+        return best_agent(item, item.queue)
+    # A voicemail is listened to on the dashboard: only to an agent who has theirs open.
+    at_desk = candidate.kind == WorkKind.VOICEMAIL
+    return best_agent(item.call, item.queue, prefer_known=False, at_desk=at_desk)
+
+
+def _candidates() -> list[_Candidate]:
+    """The best waiting callers and work items, locked, in one service order."""
+    calls = claimable_calls().select_related("queue")[:CANDIDATE_CALLS]
+    found = [_Candidate(WorkKind.CALL, call) for call in calls]
+    for item in claimable_work(CANDIDATE_CALLS):
+        kind = WorkKind.CALLBACK if isinstance(item, CallbackRequest) else WorkKind.VOICEMAIL
+        found.append(_Candidate(kind, item))
+    return sorted(found, key=lambda candidate: candidate.order)
+
+
+def _reserve(candidate: _Candidate, agent) -> Reservation:
     if race_pause:
         race_pause()
-    now = timezone.now()
-    queue = call.queue
+    now, item = timezone.now(), candidate.item
+    queue = item.queue
     reservation = Reservation.objects.create(
-        call=call,
+        call=item if candidate.kind == WorkKind.CALL else item.call,
+        kind=candidate.kind,
         agent=agent,
         queue=queue,
         offered_at=now,
@@ -59,13 +91,15 @@ def _reserve(call, agent) -> Reservation:
         reason="offered a call",
         offered=True,
     )
-    call_offer_to_agent(
-        call=call,
-        agent=agent,
-        ring_timeout=queue.ring_timeout_seconds,
-        offer_key=f"reservation:{reservation.pk}",
-    )
-    notifications.offer_created(reservation, agent.user_id)
+    ring = {
+        "ring_timeout": queue.ring_timeout_seconds,
+        "offer_key": f"reservation:{reservation.pk}",
+    }
+    if candidate.kind == WorkKind.CALL:
+        call_offer_to_agent(call=item, agent=agent, **ring)
+    else:
+        work_offer_to_agent(item=item, agent=agent, **ring)
+    notifications.offer_created(reservation, agent.user_id, work=item)
     return reservation
 
 

@@ -152,6 +152,10 @@ CALL_DISPOSITIONS = env.list(
 # agent first, waiting up to KNOWN_AGENT_WAIT_SECONDS for them (0 turns it off).
 KNOWN_AGENT_WINDOW_HOURS = env.int("KNOWN_AGENT_WINDOW_HOURS", default=72)
 KNOWN_AGENT_WAIT_SECONDS = env.int("KNOWN_AGENT_WAIT_SECONDS", default=20)
+# A callback whose customer was not reached is offered again after CALLBACK_RETRY_SECONDS,
+# and fails after CALLBACK_MAX_ATTEMPTS unreached dials.
+CALLBACK_RETRY_SECONDS = env.int("CALLBACK_RETRY_SECONDS", default=300)
+CALLBACK_MAX_ATTEMPTS = env.int("CALLBACK_MAX_ATTEMPTS", default=3)
 # An agent whose dashboard sent no heartbeat (every 25 s) for this long is set offline.
 PRESENCE_TIMEOUT_SECONDS = env.int("PRESENCE_TIMEOUT_SECONDS", default=90)
 

@@ -15,16 +15,19 @@ AGENT_LEG_EVENTS = ["initiated", "ringing", "answered", "completed"]
 OUTBOUND_RING_SECONDS = 30
 
 
-def _join_url(call_sid: str, role: str, **extra) -> str:
+def join_url(call_sid: str, role: str, **extra) -> str:
     return twilio_url("twilio-join", call=call_sid, role=role, **extra)
 
 
-def dial_agent(*, customer_call_sid: str, identity: str, ring_timeout: int) -> str:
-    """Ring the agent's softphone; on answer it joins the customer's conference."""
+def dial_agent(
+    *, customer_call_sid: str, identity: str, ring_timeout: int, role: str = "agent"
+) -> str:
+    """Ring the agent's softphone; on answer it joins the customer's conference (role
+    "agent"), or waits for the customer of a callback to be dialed (role "callback")."""
     call = twilio_client().calls.create(
         to=f"client:{identity}",
         from_=settings.TWILIO_CALLER_ID,
-        url=_join_url(customer_call_sid, "agent"),
+        url=join_url(customer_call_sid, role),
         method="POST",
         status_callback=twilio_url("twilio-status", **{"for": customer_call_sid}),
         status_callback_event=AGENT_LEG_EVENTS,
@@ -40,9 +43,25 @@ def dial_out(*, to: str, identity: str) -> str:
     call = twilio_client().calls.create(
         to=to,
         from_=settings.TWILIO_CALLER_ID,
-        url=_join_url("", "customer"),
+        url=join_url("", "customer"),
         method="POST",
         status_callback=twilio_url("twilio-status"),
+        status_callback_event=AGENT_LEG_EVENTS,
+        status_callback_method="POST",
+        timeout=OUTBOUND_RING_SECONDS,
+    )
+    return call.sid
+
+
+def dial_callback(*, to: str, callback_id: int, agent_leg_sid: str) -> str:
+    """A callback: dial the customer (the agent is already on the line), who joins a
+    conference named after their own call; the follow-up moves the agent's leg into it."""
+    call = twilio_client().calls.create(
+        to=to,
+        from_=settings.TWILIO_CALLER_ID,
+        url=join_url("", "customer"),
+        method="POST",
+        status_callback=twilio_url("twilio-status", callback=callback_id),
         status_callback_event=AGENT_LEG_EVENTS,
         status_callback_method="POST",
         timeout=OUTBOUND_RING_SECONDS,
@@ -60,7 +79,7 @@ def find_leg(*, to: str, since: datetime) -> str:
 def bridge_customer(*, customer_call_sid: str) -> str:
     """Move the waiting customer out of the queue into their call's conference."""
     twilio_client().calls(customer_call_sid).update(
-        url=_join_url(customer_call_sid, "customer"), method="POST"
+        url=join_url(customer_call_sid, "customer"), method="POST"
     )
     return ""
 

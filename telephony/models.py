@@ -20,6 +20,7 @@ class OperationKind(models.TextChoices):
     ADD_PARTICIPANT = "add_participant"
     REMOVE_PARTICIPANT = "remove_participant"
     DIAL_OUT = "dial_out"
+    DIAL_CALLBACK = "dial_callback"
 
 
 class OperationStatus(models.TextChoices):

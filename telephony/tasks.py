@@ -22,6 +22,7 @@ MAX_ATTEMPTS = 6
 CREATES = {
     OperationKind.DIAL_AGENT: lambda p: f"client:{p['identity']}",
     OperationKind.DIAL_OUT: lambda p: p["to"],
+    OperationKind.DIAL_CALLBACK: lambda p: p["to"],
 }
 # Twilio errors that mean the operation's goal already holds: hanging up a call that has
 # already ended (21220: the call is not in progress) is done, not failed.
@@ -29,6 +30,7 @@ ALREADY_DONE = {OperationKind.HANGUP: {21220}}
 ACTIONS = {
     OperationKind.DIAL_AGENT: gateway.dial_agent,
     OperationKind.DIAL_OUT: gateway.dial_out,
+    OperationKind.DIAL_CALLBACK: gateway.dial_callback,
     OperationKind.BRIDGE_CUSTOMER: gateway.bridge_customer,
     OperationKind.REDIRECT: gateway.redirect,
     OperationKind.HANGUP: gateway.hangup,
@@ -63,10 +65,22 @@ def backoff_seconds(attempt: int) -> float:
 
 
 def _follow_up(operation: Operation) -> None:
-    """Click-to-call: once the customer's leg exists, ring the agent into its conference."""
-    if operation.kind == OperationKind.DIAL_OUT:
-        from .services import operation_request
+    """Once the customer's leg exists, bring the agent into its conference: click-to-call
+    rings the agent's softphone; a callback moves the agent's waiting leg."""
+    from .services import operation_request
 
+    if operation.kind == OperationKind.DIAL_CALLBACK:
+        agent_leg_sid = operation.params["agent_leg_sid"]
+        operation_request(
+            kind=OperationKind.REDIRECT,
+            key=f"callback_join:{operation.result_sid}",
+            call_sid=agent_leg_sid,
+            params={
+                "call_sid": agent_leg_sid,
+                "url": gateway.join_url(operation.result_sid, "agent"),
+            },
+        )
+    if operation.kind == OperationKind.DIAL_OUT:
         operation_request(
             kind=OperationKind.DIAL_AGENT,
             key=f"dial_agent:{operation.result_sid}:click-to-call",

@@ -132,5 +132,13 @@ def join_conference(
     return str(response)
 
 
+def hold(text: str, *, seconds: int) -> str:
+    """Keep a leg on the line for up to `seconds` (until it is redirected elsewhere)."""
+    response = VoiceResponse()
+    _say(response, text)
+    response.pause(length=seconds)
+    return str(response)
+
+
 def empty() -> str:
     return str(VoiceResponse())

@@ -1,5 +1,6 @@
 """The Twilio simulator for tests that run calls against a live server of ours."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -7,6 +8,9 @@ from telephony.simulator.from_settings import config_from_settings
 from telephony.simulator.thread import SimulatorThread
 
 DEMO_NUMBER = "+15005550006"  # seed_demo's main line
+# A callback whose customer was not reached is not dialed again while a test runs, so the
+# run ends with nothing left to offer (wait_until_settled).
+NO_RETRY_IN_A_RUN = 24 * 3600
 
 
 @contextmanager
@@ -15,6 +19,7 @@ def simulated_twilio(settings, server_url: str, **config) -> Iterator[SimulatorT
     REST API, for the duration of the block (`settings` is pytest-django's fixture)."""
     settings.TWILIO_WEBHOOK_BASE_URL = server_url
     settings.TWILIO_AUTH_TOKEN = "simulated-twilio-token"
+    settings.CALLBACK_RETRY_SECONDS = NO_RETRY_IN_A_RUN
     simulator = SimulatorThread(
         config_from_settings(number=DEMO_NUMBER, base_url=server_url, rest_port=0, **config)
     )
@@ -23,3 +28,36 @@ def simulated_twilio(settings, server_url: str, **config) -> Iterator[SimulatorT
         yield simulator
     finally:
         simulator.stop()
+
+
+def still_open() -> list[str]:
+    """What the server has not settled yet: calls not ended, offers open, callbacks not
+    applied, callback requests being dialed (one waiting for its retry is settled)."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from callcenter.choices import WorkStatus
+    from callcenter.models import Call, CallbackRequest, PendingCallEvent
+    from routing.models import OPEN_STATUSES, Reservation
+
+    checks = {
+        "calls": Call.objects.filter(ended_at__isnull=True),
+        "offers": Reservation.objects.filter(status__in=OPEN_STATUSES),
+        "callbacks not applied": PendingCallEvent.objects.all(),
+        "callback requests": CallbackRequest.objects.filter(
+            status__in=(WorkStatus.OFFERED, WorkStatus.IN_PROGRESS)
+        ),
+        "callback requests due": CallbackRequest.objects.filter(
+            Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()), status=WorkStatus.WAITING
+        ),
+    }
+    return [name for name, rows in checks.items() if rows.exists()]
+
+
+def wait_until_settled(seconds: float) -> None:
+    """Once the traffic is over: wait for late callbacks, and for the callbacks agents
+    return to callers, to end."""
+    deadline = time.monotonic() + seconds
+    while still := still_open():
+        assert time.monotonic() < deadline, f"still open after the traffic: {still}"
+        time.sleep(0.2)

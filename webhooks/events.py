@@ -41,6 +41,8 @@ def _context(request) -> dict:
         context["for"] = for_sid
     if (queue := request.GET.get("queue", "")).isdigit():
         context["queue"] = int(queue)
+    if (callback := request.GET.get("callback", "")).isdigit():
+        context["callback"] = int(callback)  # the dial of a callback request
     return context
 
 

@@ -27,7 +27,10 @@ TEXT = {
     "callback_confirm": "Thank you. We will call you back as soon as an agent is free. Goodbye.",
     "error": "Sorry, something went wrong. Please leave a message after the tone.",
     "goodbye": "Thank you for your message. Goodbye.",
+    "calling_back": "Calling the customer back. Please hold.",
 }
+# How long an agent's leg waits for a callback's customer leg to be set up before giving up.
+CALLBACK_HOLD_SECONDS = 90
 
 
 def _minutes(seconds: int) -> str:
@@ -182,6 +185,8 @@ def transferred(event: TwilioEvent, queue: Queue) -> str:
 def join(call_sid: str, role: str, *, to: str, coach_call_sid: str = "") -> str:
     """A leg joining the conference of the customer call `call_sid`; an agent's leg (To is
     its softphone) is labelled so conference callbacks name the agent."""
+    if role == "callback":  # the agent is on the line first; the customer is dialed now
+        return twiml.hold(TEXT["calling_back"], seconds=CALLBACK_HOLD_SECONDS)
     label = ""
     if role == "agent" and to.startswith(CLIENT_PREFIX):
         label = agent_participant_label(to.removeprefix(CLIENT_PREFIX))

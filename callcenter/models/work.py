@@ -53,7 +53,14 @@ class CallbackRequest(WorkItem):
     """A caller who chose to be called back; `number` is whom to dial (personal data)."""
 
     number = models.CharField(max_length=32)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Dials that reached nobody.")
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="Not offered again before (after an unreached dial)."
+    )
+    # The outbound call of the latest attempt (the customer's leg, root of its conference).
+    dialed_call = models.ForeignKey(
+        "callcenter.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"callback {self.pk}"

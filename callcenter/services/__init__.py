@@ -38,6 +38,7 @@ from .calls import (
     call_start_inbound,
 )
 from .presence import agent_heartbeat, agents_presence_sweep
+from .work import work_finish, work_offer_lapsed, work_offer_to_agent, work_start
 from .wrap_up import agent_complete_wrap_up
 
 __all__ = [
@@ -75,4 +76,8 @@ __all__ = [
     "call_start_inbound",
     "call_transfer",
     "callcenter_today",
+    "work_finish",
+    "work_offer_lapsed",
+    "work_offer_to_agent",
+    "work_start",
 ]

@@ -178,18 +178,18 @@ def follow_agent_leg(leg: Call, status: str) -> None:
         elif status in TERMINAL_STATUSES and leg.answered_at is None:
             _back_to_waiting(parent)
     elif status in TERMINAL_STATUSES and leg.answered_at is None and _dialed_out(parent):
-        _hang_up(parent, reason="agent_missed")  # nobody will talk to the customer
+        hang_up_leg(parent, reason="agent_missed")  # nobody will talk to the customer
     elif parent.stage == CallStage.CONNECTED and status in TERMINAL_STATUSES:
         others = Call.objects.filter(parent=parent, agent__isnull=False, ended_at__isnull=True)
         if not others.exclude(pk=leg.pk).exists():
-            _hang_up(parent, reason="last_agent_left")
+            hang_up_leg(parent, reason="last_agent_left")
 
 
 def _dialed_out(call: Call) -> bool:
     return call.direction != CallDirection.INBOUND and not call.parent_id and call.ended_at is None
 
 
-def _hang_up(call: Call, *, reason: str) -> None:
+def hang_up_leg(call: Call, *, reason: str) -> None:
     operation_request(
         kind=OperationKind.HANGUP,
         key=f"{reason}:{call.call_sid}",
@@ -204,7 +204,7 @@ def follow_customer_call(call: Call) -> None:
     if call.direction == CallDirection.INBOUND or call.parent_id or call.answered_at:
         return
     for leg in Call.objects.filter(parent=call, agent__isnull=False, ended_at__isnull=True):
-        _hang_up(leg, reason="customer_unreached")
+        hang_up_leg(leg, reason="customer_unreached")
 
 
 @transaction.atomic

@@ -39,23 +39,34 @@ class _Presence:
     label: str = ""
     held_since: datetime | None = None
     held_seconds: float = 0.0
+    # Where the join and the leave fall in the replay: Twilio's timestamps are whole seconds,
+    # so two events of one second are ordered by the conference's SequenceNumber instead.
+    joined_rank: int = 0
+    left_rank: int = 0
+
+    def join_key(self) -> tuple:
+        return (self.joined, self.joined_rank)
 
 
 def _conference_presence(call: Call) -> dict[str, _Presence]:
     """Each participant's join, leave and hold time, replayed in Twilio's time order."""
     events = CallEvent.objects.filter(call=call, kind="conference").only(
-        "payload", "twilio_timestamp", "received_at", "id"
+        "payload", "twilio_timestamp", "received_at", "sequence_number", "id"
     )
     presence: dict[str, _Presence] = {}
-    for event in sorted(events, key=lambda e: (e.twilio_timestamp or e.received_at, e.id)):
+    replay = sorted(
+        events,
+        key=lambda e: (e.twilio_timestamp or e.received_at, e.sequence_number or 0, e.id),
+    )
+    for rank, event in enumerate(replay):
         at, params = event.twilio_timestamp or event.received_at, event.payload
         who = presence.setdefault(params.get("CallSid", ""), _Presence())
         who.label = who.label or params.get("ParticipantLabel", "")
         kind = params.get("StatusCallbackEvent", "")
-        if kind == "participant-join":
-            who.joined = min(who.joined or at, at)
-        elif kind == "participant-leave":
-            who.left = max(who.left or at, at)
+        if kind == "participant-join" and (who.joined is None or at < who.joined):
+            who.joined, who.joined_rank = at, rank
+        elif kind == "participant-leave" and (who.left is None or at >= who.left):
+            who.left, who.left_rank = at, rank
         elif kind == "participant-hold":
             who.held_since = who.held_since or at
         elif kind == "participant-unhold" and who.held_since is not None:
@@ -71,13 +82,17 @@ def apply_conference_facts(call: Call) -> None:
     customer = presence.get(call.call_sid)
     answered_at, agent = None, None
     if customer is not None and customer.joined is not None:
-        gone = min(t for t in (customer.left, call.ended_at, datetime.max.replace(tzinfo=UTC)) if t)
-        for leg in sorted(presence.values(), key=lambda p: p.joined or gone):
+        never = datetime.max.replace(tzinfo=UTC)
+        ends = [(customer.left, customer.left_rank)] if customer.left else []
+        ends.append((call.ended_at, 10**9) if call.ended_at else (never, 0))  # after all
+        gone = min(ends)
+        for leg in sorted(presence.values(), key=lambda p: p.join_key() if p.joined else gone):
             if not leg.label.startswith(AGENT_LABEL_PREFIX) or leg.joined is None:
                 continue
-            meets = max(customer.joined, leg.joined)
-            if meets < gone and (leg.left is None or leg.left > customer.joined):
-                answered_at = max(meets, call.created_at)
+            meets = max(customer.join_key(), leg.join_key())
+            left = (leg.left, leg.left_rank) if leg.left else (never, 0)
+            if meets < gone and left > customer.join_key():
+                answered_at = max(meets[0], call.created_at)
                 agent = agent_for(CLIENT_PREFIX + leg.label.removeprefix(AGENT_LABEL_PREFIX))
                 break
     hold = 0.0

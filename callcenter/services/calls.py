@@ -41,6 +41,7 @@ from callcenter.services.call_facts import (
     save_fields,
     settle,
 )
+from callcenter.services.work import follow_callback_agent_leg, follow_callback_call
 
 STATUS_RANK = {
     CallStatus.QUEUED: 0,
@@ -373,6 +374,10 @@ def _apply_status(event: TwilioEvent, stored: CallEvent) -> Call:
         save_fields(call, *fields)
     settle(call)
     follow_agent_leg(call, status)
+    if call.parent_id and call.agent_id:
+        follow_callback_agent_leg(call, status)
+    if callback_id := event.context.get("callback"):
+        follow_callback_call(call, callback_id, status)
     if status in TERMINAL_STATUSES:
         follow_customer_call(call)
     return call

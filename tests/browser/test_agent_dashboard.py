@@ -1,12 +1,17 @@
 """The agent dashboard drives a real call: the simulated softphone rings on the page, the agent
 accepts, holds, resumes, hangs up and completes wrap-up; offers still arrive when the
-WebSocket is cut (the long-poll fallback)."""
+WebSocket is cut (the long-poll fallback); a voicemail is offered, taken and finished there."""
+
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from callcenter.models import Agent, Call
+from callcenter.models import Agent, Call, Queue, Voicemail
+from routing.services import routing_run
 from telephony.models import Operation, OperationKind, OperationStatus
+from tests.factories import ended_call
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -70,3 +75,30 @@ def test_an_offer_arrives_through_the_fallback_when_the_socket_is_cut(call_cente
     page.click("#reject")
     expect(page.locator("#offer")).to_be_hidden()
     traffic.cancel()
+
+
+def test_a_voicemail_is_offered_taken_and_finished_on_the_page(call_center, open_page):
+    bob = Agent.objects.get(user__username="bob")
+    page = _ready_page(open_page, bob)
+    Agent.objects.filter(pk=bob.pk).update(last_seen_at=timezone.now())  # the page is open
+    sales = Queue.objects.get(name="Sales")
+    call = ended_call(sales, outcome="voicemail", from_number="+14155550142")
+    Voicemail.objects.create(
+        call=call,
+        queue=sales,
+        enqueued_at=timezone.now() - timedelta(minutes=2),
+        recording_sid="RE" + "5" * 32,
+        recording_url="/static/dashboards/vendor/none.mp3",
+        duration_seconds=12,
+    )
+    assert routing_run() == 1
+
+    expect(page.locator("#offer-kind")).to_have_text("Voicemail from")
+    expect(page.locator("#offer-from")).to_have_text("+14155550142")
+    page.click("#accept")
+    expect(page.locator("#voicemail")).to_be_visible()
+    expect(page.locator("#my-activity")).to_have_text("on-call")
+    page.click("#voicemail-done")
+    expect(page.locator("#wrap-up")).to_be_visible()
+    voicemail = Voicemail.objects.get(call=call)
+    assert voicemail.status == "done" and voicemail.agent_id == bob.pk

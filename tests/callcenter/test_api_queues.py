@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from callcenter.models import Agent
+from callcenter.models.queues import EscalationStep
 from tests.conftest import as_user, queries_for
 from tests.factories import AgentFactory, QueueFactory, ended_call, waiting_call
 
@@ -59,5 +60,26 @@ def test_list_query_count_is_constant(api, admin_user):
         q = QueueFactory()
         AgentFactory.create_batch(2, queues=[q])
         waiting_call(q)
+        EscalationStep.objects.create(queue=q, after_seconds=60, action="widen_tier")
     assert queries_for(api, admin_user, "/api/v1/queues/") == small
-    assert small == 3  # roles, count, the page with its live counts
+    assert small == 4  # roles, count, the page with its live counts, the escalation steps
+
+
+def test_escalation_steps_are_listed_in_order(api, supervisor, queue):
+    overflow = QueueFactory()
+    EscalationStep.objects.create(
+        queue=queue, after_seconds=120, action="move_to_queue", target_queue=overflow
+    )
+    EscalationStep.objects.create(
+        queue=queue, after_seconds=30, action="raise_priority", priority=5
+    )
+    row = as_user(api, supervisor).get(f"/api/v1/queues/{queue.pk}/").json()
+    assert row["escalation_steps"] == [
+        {"after_seconds": 30, "action": "raise_priority", "priority": 5, "target_queue": None},
+        {
+            "after_seconds": 120,
+            "action": "move_to_queue",
+            "priority": None,
+            "target_queue": overflow.pk,
+        },
+    ]

@@ -175,3 +175,40 @@ def test_any_order_with_duplicates_ends_in_the_same_state(twilio, direct_number,
     }
     assert state["agent_id"] == agent.pk
     assert events == expected_events  # each event stored once
+
+
+@pytest.mark.parametrize(("agent_first", "answered"), [(True, True), (False, False)])
+def test_a_join_and_a_leave_in_one_second_are_ordered_by_sequence(
+    twilio, direct_number, sales, agent_first, answered
+):
+    """Twilio's timestamps are whole seconds: the agent joining and the caller hanging up in
+    the same second count as a meeting only when the join came first (SequenceNumber),
+    whatever order the callbacks arrive in."""
+    agent = AgentFactory(queues=[sales])
+    sid, leg = "CA" + "6" * 32, "CA" + "7" * 32
+    twilio.post("/webhooks/twilio/voice/incoming/", call_params(sid))
+    Call.objects.filter(call_sid=sid).update(created_at=T0 - timedelta(seconds=5), enqueued_at=T0)
+
+    def conf(event, seq, participant, **extra):
+        return f"/webhooks/twilio/voice/conference/?call={sid}", {
+            "ConferenceSid": "CF" + "2" * 32,
+            "FriendlyName": sid,
+            "StatusCallbackEvent": event,
+            "CallSid": participant,
+            "SequenceNumber": str(seq),
+            "Timestamp": ts(30),
+            "AccountSid": "AC" + "0" * 32,
+            **extra,
+        }
+
+    label = {"ParticipantLabel": f"agent:{agent.softphone_identity}"}
+    join, leave = (1, 2) if agent_first else (2, 1)
+    script = [
+        conf("participant-leave", leave, sid),  # delivered first either way
+        conf("participant-join", join, leg, **label),
+        conf("participant-join", 0, sid),
+        status(sid, "completed", 1, 30, CallDuration="35"),
+    ]
+    state = deliver(twilio, sales, script, range(len(script)))
+    assert (state["agent_id"] == agent.pk) is answered
+    assert (state["outcome"] == CallOutcome.ANSWERED) is answered

@@ -7,7 +7,8 @@
   const {api, cell, duration, showState, say, debounce} = window.Dash;
   const page = JSON.parse(document.getElementById("page-data").textContent);
   const $ = (id) => document.getElementById(id);
-  const me = {agent: null, offer: null, call: null, onHold: false, recording: false};
+  const me = {agent: null, offer: null, call: null, voicemail: null, onHold: false, recording: false};
+  const OFFER_TEXT = {call: "Incoming call from", callback: "Call back", voicemail: "Voicemail from"};
   const device = makeDevice();
 
   // -- snapshot ---------------------------------------------------------------------------
@@ -40,14 +41,19 @@
     const offered = me.offer !== null;
     const onCall = me.call !== null && !me.call.ended_at;
     const wrapping = a.activity === "wrap_up";
+    const listening = me.voicemail !== null;
     $("offer").hidden = !offered;
+    $("voicemail").hidden = !listening || offered;
     $("current-call").hidden = !onCall || offered;
-    $("wrap-up").hidden = !wrapping || onCall;
-    $("idle-note").hidden = offered || onCall || wrapping;
+    $("wrap-up").hidden = !wrapping || onCall || listening;
+    $("idle-note").hidden = offered || onCall || wrapping || listening;
     if (offered) {
-      $("offer-from").textContent = me.offer.from_number || "unknown";
+      const callback = me.offer.callback;
+      $("offer-kind").textContent = OFFER_TEXT[me.offer.kind] || OFFER_TEXT.call;
+      $("offer-from").textContent = (callback && callback.number) || me.offer.from_number || "unknown";
       $("offer-queue").textContent = me.offer.queue_name || "";
     }
+    if (listening) $("voicemail-from").textContent = me.voicemail.from_number || "unknown";
     if (onCall) {
       $("call-from").textContent = me.call.from_number || "unknown";
       $("call-stage").textContent = me.call.stage;
@@ -83,11 +89,18 @@
     if (window.Chat) window.Chat.onFrame(frame); // the chat panel (chat.js)
     if (frame.type === "offer.created") {
       me.offer = data;
-      device.ringing(data);
+      if (data.kind !== "voicemail") device.ringing(data); // a voicemail rings no phone
     } else if (frame.type === "offer.updated") {
       const offer = me.offer && me.offer.reservation_id === data.reservation_id ? me.offer : null;
       if (offer) me.offer = null;
-      if (data.status === "accepted") {
+      if (data.kind === "voicemail") {
+        if (data.status === "accepted" && offer) {
+          me.voicemail = offer;
+          $("voicemail-audio").src = offer.voicemail.recording_url;
+        } else if (data.status !== "accepted") {
+          me.voicemail = null;
+        }
+      } else if (data.status === "accepted" && (data.kind || "call") === "call") {
         me.call = await api("GET", `/api/v1/calls/${data.call_id}/`);
         // The call is ours from now on, but the API shows the number only once it records the
         // agent on it; the offer already told us who is calling.
@@ -101,6 +114,8 @@
     } else if (frame.type === "call.updated" && me.call && data.id === me.call.id) {
       Object.assign(me.call, data); // frames carry no numbers: from_number is kept
       if (data.ended_at) reloadSoon();
+    } else if (frame.type === "call.updated" && !me.call && data.stage === "connected") {
+      reloadSoon(); // a call of ours connected: a callback's customer answered
     }
     render();
   }
@@ -129,8 +144,16 @@
       render();
     });
   }));
-  $("accept").addEventListener("click", () => act(() => device.answer()));
-  $("reject").addEventListener("click", () => act(() => device.reject()));
+  // A voicemail is taken or declined here; calls and callbacks on the softphone.
+  const deskOffer = (step) => api("POST", `/api/v1/offers/${me.offer.reservation_id}/${step}/`);
+  const onPhone = () => !me.offer || me.offer.kind !== "voicemail";
+  $("accept").addEventListener("click", () => act(() => (onPhone() ? device.answer() : deskOffer("accept"))));
+  $("reject").addEventListener("click", () => act(() => (onPhone() ? device.reject() : deskOffer("reject"))));
+  $("voicemail-done").addEventListener("click", () => act(async () => {
+    await api("POST", `/api/v1/offers/${me.voicemail.reservation_id}/complete/`);
+    me.voicemail = null;
+    render();
+  }));
   const control = (path, body) => api("POST", `/api/v1/calls/${me.call.id}/${path}/`, body);
   $("hold").addEventListener("click", () => act(async () => {
     await control("hold", {hold: true}); me.onHold = true; render();
