@@ -192,7 +192,46 @@ def rollup_queue_intervals(keys: set[tuple[int, datetime]]) -> int:
 
 
 def rollup_queue_days(keys: set[tuple[int, date]]) -> int:
-    return _rollup_queue(QueueDay, "local_date", keys)
+    count = _rollup_queue(QueueDay, "local_date", keys)
+    _fill_day_gaps({queue_id for queue_id, _ in keys})
+    return count
+
+
+def _fill_day_gaps(queue_ids: set[int]) -> None:
+    """Keep each queue's days dense: a row (zeros if need be) for every local day from its
+    first to its last day with entries, none outside. So a report over a period reads the
+    same rows whatever the volume, and the rows depend on the facts alone (incremental runs
+    and a full recompute agree). Three queries, plus one insert when a gap opened."""
+    if not queue_ids:
+        return
+    days = QueueDay.objects.filter(queue_id__in=queue_ids)
+    ranges = {
+        q: (lo, hi)
+        for q, lo, hi in days.filter(offered__gt=0)
+        .order_by()
+        .values("queue_id")
+        .annotate(lo=Min("local_date"), hi=Max("local_date"))
+        .values_list("queue_id", "lo", "hi")
+    }
+    inside = Q(pk__in=[])
+    for q, (lo, hi) in ranges.items():
+        inside |= Q(queue_id=q, local_date__gte=lo, local_date__lte=hi)
+    days.filter(offered=0).exclude(inside).delete()
+    counts = dict(
+        days.order_by().values("queue_id").annotate(n=Count("pk")).values_list("queue_id", "n")
+    )
+    holed = [q for q, (lo, hi) in ranges.items() if counts.get(q, 0) < (hi - lo).days + 1]
+    if not holed:
+        return
+    present = set(days.filter(queue_id__in=holed).values_list("queue_id", "local_date"))
+    zeros = _empty_counters()
+    missing = [
+        QueueDay(queue_id=q, local_date=ranges[q][0] + timedelta(days=i), **zeros)
+        for q in holed
+        for i in range((ranges[q][1] - ranges[q][0]).days + 1)
+        if (q, ranges[q][0] + timedelta(days=i)) not in present
+    ]
+    QueueDay.objects.bulk_create(missing, batch_size=2000, ignore_conflicts=True)
 
 
 # --- agent rollups ----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from analytics import kpis, selectors
-from analytics.models import EntryOutcome, QueueEntryFact
+from analytics.models import EntryOutcome, QueueDay, QueueEntryFact
 from analytics.services import rollup_run
 from callcenter.choices import CallOutcome
 from routing.models import Reservation, ReservationStatus
@@ -212,3 +212,14 @@ def test_percentiles_are_nearest_rank_over_histogram_buckets():
     # Past 30 s the resolution is the bucket's: 37 s lies in [35, 40).
     assert kpis.percentile(kpis.histogram([37]), 50) == 35
     assert kpis.percentile({}, 50) is None
+
+
+def test_days_are_dense_between_a_queues_first_and_last_day_of_traffic(q):
+    abandoned(q, T0, 30)
+    abandoned(q, T0 + timedelta(days=3), 30)
+    rollup_run(now=LATER + timedelta(days=3))
+    days = list(QueueDay.objects.filter(queue=q).values_list("local_date", "offered"))
+    assert days == [(date(2026, 1, 5), 1), (date(2026, 1, 6), 0), (date(2026, 1, 7), 0),
+                    (date(2026, 1, 8), 1)]  # fmt: skip
+    quiet = selectors.queue_report([q], date(2026, 1, 6), date(2026, 1, 7))[0]
+    assert (quiet["offered"], quiet["service_level"], quiet["wait_p50_seconds"]) == (0, None, None)
