@@ -348,6 +348,27 @@ def _slots(begin: datetime, end: datetime) -> list[datetime]:
     return out
 
 
+def _accruing_slots(start: datetime, cutoff: datetime) -> set[tuple[int, datetime]]:
+    """(agent, interval) pairs in [start, cutoff) in which an agent's state accrued time
+    (replayed from the events: the rows a recompute writes, not agents x every interval)."""
+    accruing = _agents_not_idle_offline_at(start)
+    since = dict.fromkeys(accruing, start)
+    keys: set[tuple[int, datetime]] = set()
+    for agent_id, at, status, activity in (
+        AgentStatusEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=cutoff)
+        .order_by("agent_id", "occurred_at", "id")
+        .values_list("agent_id", "occurred_at", "to_status", "to_activity")
+    ):
+        if agent_id in since:
+            keys.update((agent_id, slot) for slot in _slots(since.pop(agent_id), at))
+        keys.add((agent_id, floor_interval(at)))
+        if _state_columns(status, activity):
+            since[agent_id] = at
+    for agent_id, begin in since.items():
+        keys.update((agent_id, slot) for slot in _slots(begin, cutoff))
+    return keys
+
+
 def _agents_not_idle_offline_at(at: datetime) -> set[int]:
     """Agents whose state at `at` accrues time (anything but offline and idle), from the event
     log: one probe of agent_status_event_agent_idx per agent."""
@@ -469,14 +490,7 @@ def _recompute(begin: datetime | None, end: datetime, *, now: datetime) -> dict:
     cutoff = min(end, now)
     events = AgentStatusEvent.objects.filter(occurred_at__lt=cutoff)
     start = begin or events.aggregate(at=Min("occurred_at"))["at"]
-    agent_keys = set()
-    if start is not None:
-        agents = set(
-            events.filter(occurred_at__gte=start).values_list("agent_id", flat=True).distinct()
-        )
-        agents |= _agents_not_idle_offline_at(start)
-        slots = _slots(start, cutoff)
-        agent_keys = {(a, s) for a in agents for s in slots}
+    agent_keys = _accruing_slots(start, cutoff) if start is not None else set()
     agent_keys |= {k for k in ai if k[1] < cutoff and (begin is None or k[1] >= begin)}
     agent_keys |= set(
         AgentInterval.objects.filter(window).values_list("agent_id", "interval_start")
