@@ -22,7 +22,7 @@ from messaging.frames import message_data
 from messaging.models import Conversation, Message, MessageKind, Ping, direct_key
 from realtime.publish import publish_to_users
 
-from .chat import _queue_ping_stats, create_direct_conversation, store_message
+from .store import create_direct_conversation, queue_ping_stats, store_message
 
 MAX_BATCH = 50
 MAX_NOTE = 500
@@ -143,7 +143,7 @@ def _ping_one(*, sender, receiver_id: int, note: str, call_id, queue_id, now) ->
         "message.created",
         message_data(message, attachments=[], ping={"id": ping_id, **ping}),
     )
-    _queue_ping_stats([sender.pk, receiver_id, *answered], now.date())
+    queue_ping_stats([sender.pk, receiver_id, *answered], now.date())
     return PingOutcome(receiver_id, ping_id, conversation_id, message)
 
 
