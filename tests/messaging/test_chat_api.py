@@ -236,3 +236,34 @@ def test_typing_is_ephemeral_never_logged(api, ana, ben, django_capture_on_commi
     assert not UserEvent.objects.exists()
     bad = api.post(f"/api/v1/conversations/{chat.pk}/typing/", {"typing": "maybe"})
     assert bad.status_code == 400
+
+
+def test_a_deleted_messages_files_are_gone_for_everyone(api, ana, ben):
+    chat = make_conversation(ana, ben)
+    upload = SimpleUploadedFile("notes.txt", b"draft", content_type="text/plain")
+    sent = (
+        as_user(api, ana)
+        .post(_messages_url(chat), {"body": "see file", "files": [upload]}, format="multipart")
+        .json()
+    )
+    url = sent["attachments"][0]["url"]
+    assert as_user(api, ben).get(url).status_code == 200
+    as_user(api, ana).delete(f"{_messages_url(chat)}{sent['id']}/")
+    assert api.get(url).status_code == 404
+    assert as_user(api, ben).get(url).status_code == 404
+
+
+def test_a_group_is_created_with_its_members_and_announced(api, ana, ben, cleo):
+    response = as_user(api, ana).post(
+        "/api/v1/conversations/",
+        {"kind": "group", "title": "Night shift", "members": [ben.pk, cleo.pk, ana.pk]},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["title"] == "Night shift" and body["unread"] == 0
+    assert sorted(p["id"] for p in body["participants"]) == sorted([ana.pk, ben.pk, cleo.pk])
+    announced = UserEvent.objects.filter(type="conversation.created")
+    assert sorted(announced.values_list("user_id", flat=True)) == sorted([ana.pk, ben.pk, cleo.pk])
+    detail = as_user(api, cleo).get(f"/api/v1/conversations/{body['id']}/")
+    assert detail.status_code == 200 and detail.json()["kind"] == "group"
