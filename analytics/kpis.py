@@ -6,8 +6,10 @@ of the bucket holding it, so exact to the second up to 30 s, then to 5 s up to 2
 to 10 min, 1 min up to 30 min, 5 min up to 1 h.
 """
 
+from array import array
 from bisect import bisect_right
 from math import ceil
+from operator import add
 
 EDGES: tuple[int, ...] = (
     *range(0, 31), *range(35, 121, 5), *range(135, 601, 15), *range(660, 1801, 60),
@@ -49,27 +51,43 @@ def bucket(seconds: int) -> int:
     return bisect_right(EDGES, max(0, seconds)) - 1
 
 
-def empty_histogram() -> list[int]:
-    """A histogram: one count per bucket of EDGES (dense, so merging costs the same whatever
-    the volume)."""
-    return [0] * len(EDGES)
+def empty_histogram() -> array:
+    """A histogram: one count per bucket of EDGES, dense, so reading and merging one costs the
+    same whatever the volume; stored as the bytes of an array of 32-bit counts."""
+    return array("I", bytes(4 * len(EDGES)))
 
 
-def merge(into: list[int], histogram: list[int]) -> list[int]:
+def from_bytes(blob) -> array:
+    if not blob:
+        return empty_histogram()
+    out = array("I")
+    out.frombytes(blob)
+    return out
+
+
+def to_bytes(hist) -> bytes:
+    return array("I", hist).tobytes()
+
+
+def merge(into: array, histogram) -> array:
+    """Add `histogram` (counts or their stored bytes) into `into`, in place."""
     if histogram:
-        into[:] = map(sum, zip(into, histogram, strict=True))
+        other = histogram if isinstance(histogram, array | list) else from_bytes(histogram)
+        into[:] = array("I", map(add, into, other))
     return into
 
 
-def histogram(values) -> list[int]:
+def histogram(values) -> array:
     out = empty_histogram()
     for value in values:
         out[bucket(value)] += 1
     return out
 
 
-def percentile(hist: list[int], p: int) -> int | None:
+def percentile(hist, p: int) -> int | None:
     """Nearest-rank p-th percentile: the lower edge of the bucket holding rank ⌈p/100 · n⌉."""
+    if isinstance(hist, bytes | memoryview):
+        hist = from_bytes(hist)
     total = sum(hist) if hist else 0
     if not total:
         return None

@@ -124,9 +124,10 @@ class QueueRollup(models.Model):
     wrap_up_sum = models.BigIntegerField(default=0)
     handle_sum = models.BigIntegerField(default=0)
     longest_wait = models.PositiveIntegerField(default=0)
-    # Answered entries' wait and handle time: one count per bucket of analytics.kpis.EDGES.
-    wait_histogram = models.JSONField(default=list)
-    handle_histogram = models.JSONField(default=list)
+    # Answered entries' wait and handle time: one count per bucket of analytics.kpis.EDGES,
+    # as the bytes of an array of 32-bit counts (kpis.to_bytes / from_bytes).
+    wait_histogram = models.BinaryField(default=bytes)
+    handle_histogram = models.BinaryField(default=bytes)
 
     class Meta:
         abstract = True

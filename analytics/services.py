@@ -117,6 +117,9 @@ def _queue_rows(field: str, facts) -> dict[tuple, dict]:
             .values_list("queue_id", field, bucket, "n")
         ):
             rows[(queue_id, value)][column][index] = n
+    for row in rows.values():
+        row["wait_histogram"] = kpis.to_bytes(row["wait_histogram"])
+        row["handle_histogram"] = kpis.to_bytes(row["handle_histogram"])
     return rows
 
 
@@ -550,5 +553,5 @@ def daily_summaries_generate(*, now: datetime | None = None) -> int:
 
 def _empty_counters() -> dict:
     return {**dict.fromkeys(QUEUE_COUNTERS, 0), "longest_wait": 0,
-            "wait_histogram": kpis.empty_histogram(),
-            "handle_histogram": kpis.empty_histogram()}  # fmt: skip
+            "wait_histogram": kpis.to_bytes(kpis.empty_histogram()),
+            "handle_histogram": kpis.to_bytes(kpis.empty_histogram())}  # fmt: skip
