@@ -29,7 +29,7 @@ from callcenter.models import Agent, Call
 from callcenter.services import agent_change_activity
 from routing.models import OPEN_STATUSES, Reservation
 from routing.selectors import best_agent, claimable_calls
-from routing.services import CANDIDATE_CALLS, _reserve
+from routing.services import CANDIDATE_CALLS, routing_claim_next
 
 NAME = "routing_claims"
 SMALL_AGENTS, FULL_AGENTS = 100, 100_000
@@ -58,8 +58,8 @@ WITH c AS (
     ORDER BY ag.idle_since, ag.id
     LIMIT 1 FOR UPDATE OF ag SKIP LOCKED
 ), r AS (
-    INSERT INTO {reservation} (call_id, agent_id, queue_id, status, offered_at, expires_at)
-    SELECT c.id, a.id, c.queue_id, 'offered', now(),
+    INSERT INTO {reservation} (call_id, kind, agent_id, queue_id, status, offered_at, expires_at)
+    SELECT c.id, 'call', a.id, c.queue_id, 'offered', now(),
            now() + q.ring_timeout_seconds * interval '1 second'
     FROM c, a, {queue} q WHERE q.id = c.queue_id
     RETURNING id, call_id, agent_id
@@ -110,15 +110,13 @@ def _world(ctx, agents: int) -> str:
 
 
 def _claim_orm_rolled_back():
-    """routing_claim_next's claim, rolled back: on_commit hooks (the ring request) never fire."""
+    """routing_claim_next itself (callers and waiting work, known agent, the ring request's
+    Operation and the offer's event), inside a transaction rolled back: on_commit hooks (the
+    ring request) never fire."""
     with transaction.atomic():
         try:
-            for call in claimable_calls().select_related("queue")[:CANDIDATE_CALLS]:
-                agent = best_agent(call, call.queue)
-                if agent is not None:
-                    _reserve(call, agent)
-                    return call.pk, agent.pk
-            return None
+            reservation = routing_claim_next()
+            return (reservation.call_id, reservation.agent_id) if reservation else None
         finally:
             transaction.set_rollback(True)
 

@@ -10,7 +10,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from callcenter.choices import AgentActivity
-from callcenter.locks import lock_agent
 from callcenter.models import CallbackRequest
 from callcenter.services import agent_change_activity, call_offer_to_agent, work_offer_to_agent
 
@@ -84,7 +83,7 @@ def _reserve(candidate: _Candidate, agent) -> Reservation:
         expires_at=now + timedelta(seconds=queue.ring_timeout_seconds),
     )
     agent_change_activity(
-        agent=lock_agent(agent.pk),
+        agent=agent,  # locked and read by the claim (eligible_agents: FOR UPDATE)
         activity=AgentActivity.OFFERED,
         active_calls_delta=1,
         at=now,
