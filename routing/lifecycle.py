@@ -33,14 +33,26 @@ MISSED_REASON = "missed calls"
 def routing_after_call_change(call: Call | None) -> None:
     """Settle the reservation a call's change decides; offer waiting calls to whoever is
     free after it."""
-    if call is None:
-        return
+    if call is None or not _offer_of(call).exists():
+        return  # most changes (a caller's progress, a call nobody was offered) settle nothing
     with transaction.atomic():
         freed = _settle(call)
     if freed:
         from .tasks import routing_run_task
 
         routing_run_task.delay()
+
+
+def _offer_of(call: Call):
+    """The open offers `call`'s change may settle: its agent leg's, or its own ringing one
+    once it ended (an unlocked read: _settle locks and checks again)."""
+    if call.parent_id and call.agent_id:
+        return Reservation.objects.filter(
+            call_id=call.parent_id, agent_id=call.agent_id, status__in=OPEN_STATUSES
+        )
+    if call.ended_at is not None:
+        return Reservation.objects.filter(call=call, status=ReservationStatus.OFFERED)
+    return Reservation.objects.none()
 
 
 def _settle(call: Call) -> bool:
