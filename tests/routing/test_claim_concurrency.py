@@ -1,17 +1,15 @@
 """Concurrent routers never double-book: threads released together at a barrier, with a pause
 between choosing and writing to widen every race, repeated."""
 
-import threading
 import time
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 import routing.services
 from callcenter.models import Agent
 from routing.models import Reservation
-from routing.services import routing_claim_next
+from tests.concurrency import run_routers
 from tests.factories import AgentFactory, QueueFactory, waiting_call
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -21,28 +19,6 @@ ROUTERS, ROUNDS = 8, 5
 @pytest.fixture
 def race_pause(monkeypatch):
     monkeypatch.setattr(routing.services, "race_pause", lambda: time.sleep(0.005))
-
-
-def run_routers() -> tuple[list, list[Exception]]:
-    barrier = threading.Barrier(ROUTERS)
-    claims, errors = [], []
-
-    def router():
-        try:
-            barrier.wait()
-            while (reservation := routing_claim_next()) is not None:
-                claims.append(reservation.pk)
-        except Exception as exc:  # pragma: no cover - reported by the assertion
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=router) for _ in range(ROUTERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return claims, errors
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
@@ -56,7 +32,7 @@ def test_no_double_booking_under_concurrent_routers(race_pause, round_):
     for i in range(12):
         waiting_call(sales if i % 2 else support)
 
-    claims, errors = run_routers()
+    claims, errors = run_routers(ROUTERS)
 
     assert not errors
     reservations = list(Reservation.objects.all())

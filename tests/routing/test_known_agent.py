@@ -1,11 +1,10 @@
 """Known-agent routing: a returning caller is offered first to the agent they last spoke with,
 waits for them a short while when they are busy, and falls back to the queue's strategy."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -14,6 +13,7 @@ from callcenter.models import Agent, Call
 from routing.known_agent import conversations_with, last_agent_of
 from routing.models import Reservation
 from routing.services import routing_claim_next
+from tests.concurrency import run_routers
 from tests.factories import AgentFactory, QueueFactory, ended_call, waiting_call
 from tests.plans import plan_indexes
 
@@ -229,25 +229,7 @@ def test_concurrent_routers_give_each_returning_caller_their_agent():
     for agent, number in zip(known, numbers, strict=True):
         spoke_with(agent, number=number)
     calls = [returning(queue, number) for number in numbers]
-    routers = 8
-    barrier, errors = threading.Barrier(routers), []
-
-    def router():
-        try:
-            barrier.wait()
-            while routing_claim_next() is not None:
-                pass
-        except Exception as exc:  # pragma: no cover - reported by the assertion
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=router) for _ in range(routers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-
+    _claims, errors = run_routers(8)
     assert not errors
     offers = {r.call_id: r.agent_id for r in Reservation.objects.all()}
     assert offers == {call.pk: agent.pk for call, agent in zip(calls, known, strict=True)}

@@ -5,7 +5,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -17,6 +16,7 @@ from routing.lifecycle import routing_sweep
 from routing.models import Reservation, ReservationStatus, WorkKind
 from routing.services import routing_claim_next
 from telephony.models import Operation, OperationKind
+from tests.concurrency import run_routers
 from tests.factories import AgentFactory, QueueFactory, UserFactory, ended_call, waiting_call
 
 pytestmark = pytest.mark.django_db
@@ -228,24 +228,8 @@ def test_concurrent_routers_offer_each_voicemail_once(monkeypatch):
     agents = [available(queue) for _ in range(3)]
     for minutes in range(6):
         voicemail(queue, waited=timedelta(minutes=minutes + 1))
-    routers, barrier, errors = 6, threading.Barrier(6), []
     monkeypatch.setattr(routing_services, "race_pause", lambda: threading.Event().wait(0.05))
-
-    def router():
-        try:
-            barrier.wait()
-            while routing_claim_next() is not None:
-                pass
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=router) for _ in range(routers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    _claims, errors = run_routers(6)
     assert not errors
     offers = list(Reservation.objects.all())
     assert len(offers) == len(agents)  # one each: an offered agent is busy
