@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from django.db import connection
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from psycopg.types.json import Jsonb
 
 from callcenter.choices import AgentActivity, CallOutcome
@@ -467,15 +467,34 @@ def calls_of_events(event_filter: Q) -> set[int]:
     return {parent or call for call, parent in rows}
 
 
-def calls_with_wrap_up_near(agent_ids, since: datetime, until: datetime) -> set[int]:
-    """Answered entries of `agent_ids` whose service ended up to WRAP_UP_LONGEST before a
-    wrap-up change in [since, until] (a late AgentStatusEvent re-derives their wrap-up)."""
-    if not agent_ids:
-        return set()
-    return set(
-        QueueEntryFact.objects.filter(
-            agent_id__in=agent_ids,
-            service_ended_at__gte=since - WRAP_UP_LONGEST - WRAP_UP_MATCH,
-            service_ended_at__lte=until + WRAP_UP_EARLY,
-        ).values_list("call_id", flat=True)
+def calls_of_wrap_ups_ended(since: datetime, until: datetime) -> set[int]:
+    """The calls whose wrap-up a wrap-up that ended in (since, until] may be: an agent's
+    answered entries whose service ended within the match window of that wrap-up's start (a
+    wrap-up counts once complete, so only its end changes a fact). Two queries."""
+    began = (
+        AgentStatusEvent.objects.filter(
+            agent_id=OuterRef("agent_id"),
+            to_activity=AgentActivity.WRAP_UP,
+            occurred_at__lte=OuterRef("occurred_at"),
+        )
+        .exclude(from_activity=AgentActivity.WRAP_UP)
+        .order_by("-occurred_at", "-id")
+        .values("occurred_at")[:1]
     )
+    ends = (
+        AgentStatusEvent.objects.filter(
+            from_activity=AgentActivity.WRAP_UP, occurred_at__gt=since, occurred_at__lte=until
+        )
+        .exclude(to_activity=AgentActivity.WRAP_UP)
+        .annotate(began=Subquery(began))
+        .values_list("agent_id", "began")
+    )
+    windows = Q(pk__in=[])
+    for agent_id, start in ends:
+        if start is not None:
+            windows |= Q(
+                agent_id=agent_id,
+                service_ended_at__gte=start - WRAP_UP_MATCH,
+                service_ended_at__lte=start + WRAP_UP_EARLY,
+            )
+    return set(QueueEntryFact.objects.filter(windows).values_list("call_id", flat=True))

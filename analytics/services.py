@@ -435,14 +435,7 @@ def rollup_run(*, now: datetime | None = None) -> dict:
         .annotate(first=Min("occurred_at"), last=Max("occurred_at"))
         .values_list("agent_id", "first", "last")
     )
-    wrap = AgentStatusEvent.objects.filter(
-        Q(from_activity=AgentActivity.WRAP_UP) | Q(to_activity=AgentActivity.WRAP_UP),
-        occurred_at__gt=since_agents,
-        occurred_at__lte=now,
-    ).aggregate(first=Min("occurred_at"), last=Max("occurred_at"))
-    if wrap["first"]:
-        agents = {agent_id for agent_id, _, _ in changes}
-        call_ids |= facts_mod.calls_with_wrap_up_near(agents, wrap["first"], wrap["last"])
+    call_ids |= facts_mod.calls_of_wrap_ups_ended(since_agents, now)
     qi, qd, ai = _rebuild(call_ids)
     previous = state.agent_events_until
     starts = {agent_id: min(first, previous) for agent_id, first, _ in changes}

@@ -10,6 +10,7 @@ from analytics.services import rollup_run
 from callcenter.choices import CallOutcome
 from routing.models import Reservation, ReservationStatus
 from tests.analytics.builders import (
+    agent_event,
     agent_timeline,
     conference,
     ended_call,
@@ -223,3 +224,21 @@ def test_days_are_dense_between_a_queues_first_and_last_day_of_traffic(q):
                     (date(2026, 1, 8), 1)]  # fmt: skip
     quiet = selectors.queue_report([q], date(2026, 1, 6), date(2026, 1, 7))[0]
     assert (quiet["offered"], quiet["service_level"], quiet["wait_p50_seconds"]) == (0, None, None)
+
+
+def test_a_wrap_up_ending_after_the_rollup_reopens_its_interval(q):
+    alice = AgentFactory(queues=[q])
+    ended_call(q, created=T0, enqueued=T0, answered=T0 + 10 * S, ended=T0 + 70 * S, agent=alice)
+    agent_timeline(alice, [(T0, "available", "idle"), (T0 + 10 * S, "available", "on_call"),
+                           (T0 + 71 * S, "available", "wrap_up")])  # fmt: skip
+    rollup_run(now=T0 + 90 * S)
+    assert report(q)["aht_seconds"] == 60.0  # talk only: the wrap-up has not ended yet
+    rollup_run(now=T0 + 90 * S)  # nothing new: nothing changes
+    assert report(q)["aht_seconds"] == 60.0
+    # Ready again 40 s into the wrap-up: the entry's handle becomes 60 + 40.
+    agent_event(alice, T0 + 111 * S, "available", "idle", ("available", "wrap_up"))
+    rollup_run(now=T0 + 150 * S)
+    r = report(q)
+    assert (r["aht_seconds"], r["avg_wrap_up_seconds"]) == (100.0, 40.0)
+    agent = selectors.agent_report([alice.pk], date(2026, 1, 5), date(2026, 1, 5))[0]
+    assert agent["aht_seconds"] == 100.0
