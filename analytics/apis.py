@@ -107,6 +107,65 @@ def _body(period: dict, results: list, formulas: dict, **extra) -> dict:
             "formulas": formulas, "results": results}  # fmt: skip
 
 
+def _serializer(name: str, fields: dict) -> type[serializers.Serializer]:
+    return type(name, (serializers.Serializer,), dict(fields))
+
+
+_INT, _NUM = serializers.IntegerField, serializers.FloatField
+QUEUE_KPI_FIELDS = {
+    **{n: _INT() for n in ("offered", "answered", "answered_within_service_level", "abandoned",
+                           "short_abandoned", "longest_wait_seconds", "transfers", "moved",
+                           "overflows", "voicemails", "callbacks", "failed")},
+    **{n: _NUM(allow_null=True) for n in ("service_level", "asa_seconds", "avg_abandon_seconds",
+                                          "aht_seconds", "avg_talk_seconds", "avg_hold_seconds",
+                                          "avg_wrap_up_seconds")},
+    **{f"{m}_p{p}_seconds": _INT(allow_null=True) for m in ("wait", "handle")
+       for p in kpis.PERCENTILES},
+}  # fmt: skip
+QueueRow = _serializer("QueueReportRow", {
+    "queue": _INT(), "queue_name": serializers.CharField(), "time_zone": serializers.CharField(),
+    "service_level_seconds": _INT(), "short_abandon_seconds": _INT(), **QUEUE_KPI_FIELDS,
+})  # fmt: skip
+IntervalRow = _serializer("IntervalReportRow", {
+    "queue": _INT(), "queue_name": serializers.CharField(),
+    "start": serializers.CharField(help_text="The period's start, local to the queue"),
+    **QUEUE_KPI_FIELDS,
+})  # fmt: skip
+AgentRow = _serializer("AgentReportRow", {
+    "agent": _INT(), "username": serializers.CharField(),
+    **{n: _INT() for n in ("answered", "missed_offers", "logged_in_seconds",
+                           "available_idle_seconds", "away_seconds", "handle_seconds")},
+    **{n: _NUM(allow_null=True) for n in ("aht_seconds", "occupancy", "utilization")},
+})  # fmt: skip
+SummaryRow = _serializer("DailySummaryRow", {
+    "queue": _INT(), "queue_name": serializers.CharField(), "date": serializers.DateField(),
+    "generated_at": serializers.DateTimeField(), **QUEUE_KPI_FIELDS,
+})  # fmt: skip
+
+
+def _report(name: str, row, **extra) -> type[serializers.Serializer]:
+    return _serializer(name, {
+        "date_from": serializers.DateField(), "date_to": serializers.DateField(), **extra,
+        "formulas": serializers.DictField(child=serializers.CharField()),
+        "results": row(many=True),
+    })  # fmt: skip
+
+
+StaffingOutput = _serializer("StaffingOutput", {
+    **{n: _NUM() for n in ("calls", "interval_seconds", "aht_seconds", "target_service_level",
+                           "target_seconds", "max_occupancy", "shrinkage", "traffic_erlangs",
+                           "service_level", "asa_seconds", "occupancy",
+                           "probability_of_waiting")},
+    "agents": _INT(), "scheduled_agents": _INT(),
+})  # fmt: skip
+QueueStaffingOutput = _serializer("QueueStaffingOutput", {
+    "queue": _INT(), "date": serializers.DateField(), "weeks": _INT(),
+    "target_seconds": _NUM(),
+    "results": serializers.ListField(child=serializers.DictField(),
+                                     help_text="slot, calls, aht_seconds, then Erlang C"),
+})  # fmt: skip
+
+
 class ReportView(APIView):
     permission_classes = [HasRole]
     renderer_classes = [renderers.JSONRenderer, CSVRenderer]
@@ -122,7 +181,10 @@ PERIOD_PARAMS = [
 
 class QueueReportView(ReportView):
     @extend_schema(
-        summary="KPIs per queue over a period", description=COMMON, parameters=PERIOD_PARAMS
+        summary="KPIs per queue over a period",
+        description=COMMON,
+        parameters=PERIOD_PARAMS,
+        responses=_report("QueueReport", QueueRow),
     )
     def get(self, request):
         _overseer(request.user)
@@ -140,6 +202,7 @@ class IntervalReportView(ReportView):
             *PERIOD_PARAMS,
             OpenApiParameter("granularity", str, enum=selectors.GRANULARITIES),
         ],
+        responses=_report("IntervalReport", IntervalRow, granularity=serializers.CharField()),
     )
     def get(self, request):
         _overseer(request.user)
@@ -153,7 +216,10 @@ class IntervalReportView(ReportView):
 
 class AgentReportView(ReportView):
     @extend_schema(
-        summary="KPIs per agent over a period", description=COMMON, parameters=PERIOD_PARAMS
+        summary="KPIs per agent over a period",
+        description=COMMON,
+        parameters=PERIOD_PARAMS,
+        responses=_report("AgentReport", AgentRow),
     )
     def get(self, request):
         period = _period(request)
@@ -180,6 +246,7 @@ class StaffingView(ReportView):
         summary="Agents needed (Erlang C)",
         description=STAFFING_DOC,
         parameters=[OpenApiParameter(name, float) for name in StaffingInput().fields],
+        responses=StaffingOutput,
     )
     def get(self, request):
         _overseer(request.user)
@@ -209,6 +276,7 @@ class QueueStaffingView(ReportView):
         "the same weekday and slot over the previous `weeks` weeks (rollups), then Erlang C "
         "(see `staffing/`). `target_seconds` defaults to the queue's service-level seconds.",
         parameters=[OpenApiParameter(name, str) for name in QueueStaffingInput().fields],
+        responses=QueueStaffingOutput,
     )
     def get(self, request):
         _overseer(request.user)
@@ -250,6 +318,7 @@ class DailySummaryView(ReportView):
         description="One row per queue and local day, KPIs as computed when generated.\n"
         + FORMULA_TEXT,
         parameters=PERIOD_PARAMS,
+        responses=_report("DailySummaryReport", SummaryRow),
     )
     def get(self, request):
         _overseer(request.user)

@@ -231,3 +231,12 @@ def test_report_page_shows_charts_and_formulas(client, world):
     assert "answered within the queue&#x27;s service-level seconds ÷ (answered + abandoned)" in html
     client.force_login(world["alice"].user)
     assert client.get("/reports/").status_code == 403
+
+
+def test_openapi_documents_the_reports_with_their_formulas(api, world):
+    api.force_authenticate(world["admin"])
+    schema = api.get("/api/v1/schema/", {"format": "json"}).json()
+    queues = schema["paths"]["/api/v1/reports/queues/"]["get"]
+    assert "answered within the queue's service-level seconds" in queues["description"]
+    for path in ("agents", "intervals", "staffing", "staffing/queue", "daily-summaries"):
+        assert f"/api/v1/reports/{path}/" in schema["paths"]
