@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from messaging.models import (
@@ -66,6 +67,8 @@ WITH m AS (
 ), seats AS (
   UPDATE messaging_participant AS p SET last_message_id = m.id, last_activity_at = m.created_at
   FROM m WHERE p.conversation_id = %(conv)s
+    -- Rechecked after waiting for a concurrent send's row lock: the latest never moves back.
+    AND (p.last_message_id IS NULL OR p.last_message_id < m.id)
 ), answered AS (
   UPDATE messaging_ping AS g SET responded_at = m.created_at,
     response_seconds = GREATEST(0, EXTRACT(EPOCH FROM (m.created_at - g.created_at)))
@@ -127,9 +130,9 @@ def store_message(
     if row is None:
         return None
     message_id = row[0]
-    Participant.objects.filter(conversation_id=conversation_id).update(
-        last_message_id=message_id, last_activity_at=now
-    )
+    Participant.objects.filter(conversation_id=conversation_id).filter(
+        Q(last_message_id__isnull=True) | Q(last_message_id__lt=message_id)
+    ).update(last_message_id=message_id, last_activity_at=now)
     answered = []
     for open_ping in Ping.objects.filter(
         conversation_id=conversation_id, receiver_id=sender_id, responded_at__isnull=True

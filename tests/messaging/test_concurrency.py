@@ -133,3 +133,18 @@ def test_accept_racing_expiry_has_exactly_one_outcome(monkeypatch, accept_first)
         assert not isinstance(accepted, Exception), accepted
         assert (status, expired) == ("accepted", [])
         assert Operation.objects.filter(key=f"invitation:{invitation.pk}").count() == 1
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_concurrent_sends_leave_every_seat_on_the_latest_message(round_):
+    ana, ben, cleo = UserFactory(), UserFactory(), UserFactory()
+    chat = make_conversation(ana, ben, cleo, title="busy")
+    results = race(
+        *[
+            (lambda who: lambda: message_send(conversation_id=chat.pk, sender=who, body="hi"))(u)
+            for u in (ana, ben, cleo, ana, ben, cleo)
+        ]
+    )
+    assert not [r for r in results if isinstance(r, Exception)], results
+    latest = Message.objects.latest("id").pk
+    assert set(Participant.objects.values_list("last_message_id", flat=True)) == {latest}

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -58,7 +59,10 @@ def test_a_message_sent_by_a_wakes_bs_long_poll():
 
     def later():
         time.sleep(0.5)
-        message_send(conversation_id=chat.pk, sender=ana, body="over the long-poll")
+        try:
+            message_send(conversation_id=chat.pk, sender=ana, body="over the long-poll")
+        finally:
+            connection.close()
 
     thread = threading.Thread(target=later)
     started = time.monotonic()
