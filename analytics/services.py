@@ -154,7 +154,9 @@ def _upsert(model, field: str, owner: str, rows: dict[tuple, dict], scope: Q, ke
 def _rollup_queue(model, field: str, keys) -> int:
     """Recompute every row of `keys` (and of the chunks' owners x values, all as correct)."""
     if connection.vendor == "postgresql":
-        return _rollup_queue_postgresql(model, field, keys)
+        for chunk in _chunks(_by_value(keys), 20 * BATCH):
+            _rollup_queue_postgresql(model, field, chunk)
+        return len(keys)
     for chunk in _chunks(_by_value(keys)):
         where = _keys_filter(chunk, field)
         rows = _queue_rows(field, QueueEntryFact.objects.filter(where))
@@ -313,7 +315,7 @@ def _spread(out, agent_id, starts, begin: datetime, end: datetime, columns) -> N
 
 
 def rollup_agent_intervals(keys: set[tuple[int, datetime]], cutoff: datetime) -> int:
-    for chunk in _chunks(_by_value(keys)):
+    for chunk in _chunks(_by_value(keys), 5 * BATCH):
         chunk = set(chunk)
         empty = dict.fromkeys(AGENT_COUNTERS, 0)
         rows = {k: {**empty, **v} for k, v in agent_time(chunk, cutoff).items()}
