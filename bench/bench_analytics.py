@@ -74,7 +74,7 @@ def run(ctx) -> list[dict]:
     )
     start = time.perf_counter()
     with transaction.atomic():
-        qi, qd, ai = services._rebuild(call_ids)
+        qi, qd, ai = services.facts_rebuild(call_ids)
     facts_s = time.perf_counter() - start
     start = time.perf_counter()
     with transaction.atomic():

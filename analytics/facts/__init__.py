@@ -1,0 +1,33 @@
+"""Queue-entry facts derived from what Telephony and Routing persisted.
+
+A customer call's queue entries are read from its stored callbacks (`CallEvent`):
+- `enqueue-action` (Twilio's <Enqueue> action: `QueueResult`, `QueueTime`, our `queue`) ends
+  an entry; a `leave` followed by an entry elsewhere is an overflow;
+- `transfer` (the customer redirected into another queue by an agent's transfer, an
+  escalation step or a supervisor's move) starts an entry in its `queue`;
+- `conference` participant joins and holds say who answered each entry, when, and the hold;
+completed by the Call row (its last queue and `enqueued_at`, end, outcome, and its answer,
+agent and hold when there are no conference events). Wrap-up is the agent's `wrap_up`
+activity (`AgentStatusEvent`) that began when the entry's service ended. Missed offers are the
+call's rejected or timed-out reservations. Only ended calls have facts.
+"""
+
+from .entries import INTERVAL, CallRow, derive_call_facts, floor_interval, local_date
+from .store import (
+    calls_of_events,
+    calls_of_wrap_ups_ended,
+    rebuild_call_facts,
+    unnest_upsert,
+)
+
+__all__ = [
+    "INTERVAL",
+    "CallRow",
+    "calls_of_events",
+    "calls_of_wrap_ups_ended",
+    "derive_call_facts",
+    "floor_interval",
+    "local_date",
+    "rebuild_call_facts",
+    "unnest_upsert",
+]
