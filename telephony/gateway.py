@@ -61,7 +61,7 @@ def dial_callback(*, to: str, callback_id: int, agent_leg_sid: str) -> str:
         from_=settings.TWILIO_CALLER_ID,
         url=join_url("", "customer"),
         method="POST",
-        status_callback=twilio_url("twilio-status", callback=callback_id),
+        status_callback=twilio_url("twilio-status", callback=callback_id, leg=agent_leg_sid),
         status_callback_event=AGENT_LEG_EVENTS,
         status_callback_method="POST",
         timeout=OUTBOUND_RING_SECONDS,

@@ -32,14 +32,16 @@ def simulated_twilio(settings, server_url: str, **config) -> Iterator[SimulatorT
 
 def still_open() -> list[str]:
     """What the server has not settled yet: calls not ended, offers open, callbacks not
-    applied, callback requests being dialed (one waiting for its retry is settled)."""
+    applied, callback requests being dialed, and ones due while an agent could take them
+    (one waiting for its retry is settled)."""
     from django.db.models import Q
     from django.utils import timezone
 
     from callcenter.choices import WorkStatus
-    from callcenter.models import Call, CallbackRequest, PendingCallEvent
+    from callcenter.models import Agent, Call, CallbackRequest, PendingCallEvent
     from routing.models import OPEN_STATUSES, Reservation
 
+    due = Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now())
     checks = {
         "calls": Call.objects.filter(ended_at__isnull=True),
         "offers": Reservation.objects.filter(status__in=OPEN_STATUSES),
@@ -47,17 +49,23 @@ def still_open() -> list[str]:
         "callback requests": CallbackRequest.objects.filter(
             status__in=(WorkStatus.OFFERED, WorkStatus.IN_PROGRESS)
         ),
-        "callback requests due": CallbackRequest.objects.filter(
-            Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()), status=WorkStatus.WAITING
-        ),
+        "callback requests due": CallbackRequest.objects.filter(due, status=WorkStatus.WAITING)
+        if Agent.objects.routable().exists()
+        else CallbackRequest.objects.none(),
     }
     return [name for name, rows in checks.items() if rows.exists()]
 
 
 def wait_until_settled(seconds: float) -> None:
     """Once the traffic is over: wait for late callbacks, and for the callbacks agents
-    return to callers, to end."""
-    deadline = time.monotonic() + seconds
+    return to callers, to end. Routes again every second meanwhile, as the beat's sweep
+    does (work that waited again while every agent was busy)."""
+    from routing.services import routing_run
+
+    deadline, nudge = time.monotonic() + seconds, 0.0
     while still := still_open():
         assert time.monotonic() < deadline, f"still open after the traffic: {still}"
+        if time.monotonic() >= nudge:
+            routing_run()
+            nudge = time.monotonic() + 1
         time.sleep(0.2)

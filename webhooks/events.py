@@ -42,7 +42,8 @@ def _context(request) -> dict:
     if (queue := request.GET.get("queue", "")).isdigit():
         context["queue"] = int(queue)
     if (callback := request.GET.get("callback", "")).isdigit():
-        context["callback"] = int(callback)  # the dial of a callback request
+        context["callback"] = int(callback)  # the dial of a callback request,
+        context["callback_leg"] = request.GET.get("leg", "")  # for the agent on this leg
     return context
 
 

@@ -377,7 +377,7 @@ def _apply_status(event: TwilioEvent, stored: CallEvent) -> Call:
     if call.parent_id and call.agent_id:
         follow_callback_agent_leg(call, status)
     if callback_id := event.context.get("callback"):
-        follow_callback_call(call, callback_id, status)
+        follow_callback_call(call, callback_id, event.context.get("callback_leg", ""), status)
     if status in TERMINAL_STATUSES:
         follow_customer_call(call)
     return call

@@ -119,15 +119,20 @@ def follow_callback_agent_leg(leg: Call, status: str) -> bool:
     return True
 
 
-def follow_callback_call(call: Call, callback_id: int, status: str) -> None:
-    """The customer's leg of a callback changed: linked to its request on its first event;
-    ended after talking → done; ended unreached → the agent's leg is hung up and the request
-    waits CALLBACK_RETRY_SECONDS, or fails after CALLBACK_MAX_ATTEMPTS dials.
-    Precondition: the caller holds the call's row lock, inside a transaction."""
+def follow_callback_call(call: Call, callback_id: int, agent_leg_sid: str, status: str) -> None:
+    """The customer's leg of a callback, dialed for the agent on `agent_leg_sid`, changed:
+    linked to its request on its first event; ended after talking → done; ended unreached →
+    the agent's leg is hung up and the request waits CALLBACK_RETRY_SECONDS, or fails after
+    CALLBACK_MAX_ATTEMPTS dials. A dial for an attempt that is over (its agent hung up before
+    it rang) is hung up. Precondition: the caller holds the call's row lock, in a transaction."""
     request = CallbackRequest.objects.select_for_update().filter(pk=callback_id).first()
-    if request is None or request.status != WorkStatus.IN_PROGRESS:
+    if request is None:
         return
-    if request.dialed_call_id != call.pk:
+    if not _current_attempt(request, agent_leg_sid):
+        if call.ended_at is None:
+            hang_up_leg(call, reason="callback_attempt_over")
+        return
+    if request.dialed_call_id is None:
         request.dialed_call = call
         _save(request, "dialed_call")
         if call.agent_id is None:
@@ -151,3 +156,17 @@ def follow_callback_call(call: Call, callback_id: int, status: str) -> None:
     else:
         request.retry_at = now + timedelta(seconds=settings.CALLBACK_RETRY_SECONDS)
         _wait_again(request, "attempts", "retry_at")
+
+
+def _current_attempt(request: CallbackRequest, agent_leg_sid: str) -> bool:
+    """Whether the request is being worked on by the agent on `agent_leg_sid` (their latest
+    leg for it)."""
+    if request.status != WorkStatus.IN_PROGRESS:
+        return False
+    latest = (
+        Call.objects.filter(parent_id=request.call_id, agent_id=request.agent_id)
+        .order_by("-id")
+        .values_list("call_sid", flat=True)
+        .first()
+    )
+    return latest == agent_leg_sid

@@ -57,7 +57,10 @@ def leg_status(twilio, reservation, agent, call_status: str, sid: str = "CA" + "
     assert response.status_code == 204
 
 
-def customer_status(twilio, request, call_status: str, sid: str = "CA" + "c" * 32):
+def customer_status(
+    twilio, request, call_status: str, sid: str = "CA" + "c" * 32, leg: str = "CA" + "a" * 32
+):
+    """A status callback of the customer's leg dialed for the agent on `leg`."""
     params = call_params(
         sid,
         CallStatus=call_status,
@@ -68,7 +71,7 @@ def customer_status(twilio, request, call_status: str, sid: str = "CA" + "c" * 3
         CallbackSource="call-progress-events",
         CallDuration="95" if call_status == "completed" else "0",
     )
-    response = twilio.post(f"{STATUS}?callback={request.pk}", params)
+    response = twilio.post(f"{STATUS}?callback={request.pk}&leg={leg}", params)
     assert response.status_code == 204
 
 
@@ -135,7 +138,7 @@ def test_an_unreached_customer_is_retried_later_then_given_up(twilio, offered, s
     second = routing_claim_next()
     assert second is not None and second.call_id == request.call_id
     leg_status(twilio, second, agent, "in-progress", sid="CA" + "b" * 32)
-    customer_status(twilio, request, "busy", sid="CA" + "d" * 32)
+    customer_status(twilio, request, "busy", sid="CA" + "d" * 32, leg="CA" + "b" * 32)
     request.refresh_from_db()
     assert request.attempts == settings.CALLBACK_MAX_ATTEMPTS
     assert request.status == WorkStatus.FAILED and request.completed_at is not None
@@ -166,3 +169,16 @@ def test_an_agent_who_hangs_up_before_the_customer_answers(twilio, offered):
     offers = Reservation.objects.filter(call=request.call).order_by("id")
     assert [r.status for r in offers] == [ReservationStatus.COMPLETED, ReservationStatus.OFFERED]
     assert request.status == WorkStatus.OFFERED
+
+
+def test_a_dial_for_an_attempt_that_is_over_is_hung_up(twilio, offered):
+    """The agent hung up before their dial reached the customer: when that dial's leg shows
+    up it is hung up, and it is not taken for the request's call."""
+    reservation, request, agent = offered
+    leg_status(twilio, reservation, agent, "in-progress")
+    leg_status(twilio, reservation, agent, "completed")
+    customer_status(twilio, request, "ringing", sid="CA" + "e" * 32)
+    request.refresh_from_db()
+    assert request.dialed_call is None and request.attempts == 0
+    hang_up = Operation.objects.get(kind=OperationKind.HANGUP)
+    assert hang_up.params == {"call_sid": "CA" + "e" * 32}
