@@ -23,7 +23,9 @@ those allowed.
 Per queue:
 - `waiting`: callers in stage `waiting` now; `longest_wait_seconds` and `oldest_enqueued_at`
   describe the one who entered the queue first. Callers whose offer is ringing an agent are
-  not waiting (they count under the agent's `offered`).
+  not waiting (they count under the agent's `offered`). `voicemails_waiting` and
+  `callbacks_waiting`: messages and callback requests the queue's callers left that wait for an
+  agent (offered or taken ones do not count).
 - `agents`: the queue's members in exclusive buckets. Activity beats status: `offered` (a call
   ringing them), `on_call`, `wrap_up`; idle agents are `available`, `away` or `offline` by
   status.
@@ -80,6 +82,8 @@ class DashboardQueueOutput(serializers.Serializer):
     short_abandon_seconds = serializers.IntegerField()
     today_started_at = serializers.DateTimeField()
     waiting = serializers.IntegerField()
+    voicemails_waiting = serializers.IntegerField()
+    callbacks_waiting = serializers.IntegerField()
     longest_wait_seconds = serializers.IntegerField()
     oldest_enqueued_at = serializers.DateTimeField(allow_null=True)
     agents = DashboardAgentBucketsOutput()

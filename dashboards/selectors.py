@@ -6,6 +6,7 @@ their calls not yet ended. Every call row read is reached through an index on li
 on recent time, never by scanning the history:
 
 - waiting callers: the WAITING predicate (call_waiting_queue_order_idx);
+- waiting voicemails and callbacks: their WAITING partial indexes (`*_waiting_idx`);
 - today's and the last 30 minutes' figures: queue = q AND created_at >= min(q's local
   midnight, now - 30 min) (call_queue_created_idx, one range per queue);
 - agents' current calls: ended_at IS NULL (call_active_created_idx).
@@ -29,12 +30,12 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import JSONObject, Least
+from django.db.models.functions import Coalesce, JSONObject, Least
 from django.db.models.lookups import Exact, GreaterThanOrEqual, IsNull, LessThanOrEqual
 from django.utils import timezone
 
-from callcenter.choices import CallOutcome
-from callcenter.models import Agent, Call, QueueMembership
+from callcenter.choices import CallOutcome, WorkStatus
+from callcenter.models import Agent, Call, CallbackRequest, QueueMembership, Voicemail
 from callcenter.querysets import AGENT_BUCKETS
 from callcenter.roles import is_admin, is_supervisor
 from callcenter.selectors import queues_visible_to
@@ -86,7 +87,11 @@ def _queues(user, now: datetime, *, waiting_head: bool):
     queues = (
         queues_visible_to(user)
         .with_live_counts()
-        .annotate(figures=_figures(now))
+        .annotate(
+            figures=_figures(now),
+            voicemails_waiting=_work_waiting(Voicemail),
+            callbacks_waiting=_work_waiting(CallbackRequest),
+        )
         .only(*QUEUE_FIELDS)
         .order_by("-priority", "name")
     )
@@ -135,6 +140,19 @@ def _figures(now: datetime) -> Subquery:
     return Subquery(calls, output_field=JSONField())
 
 
+def _work_waiting(model) -> Coalesce:
+    """Per queue, how many voicemails or callback requests wait for an agent (the model's
+    waiting partial index: queue, then its WAITING rows only)."""
+    waiting = (
+        model.objects.filter(queue=OuterRef("pk"), status=WorkStatus.WAITING)
+        .order_by()
+        .values("queue")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(waiting), 0)
+
+
 def _waiting_head() -> Subquery:
     """Per queue, its first WAITING_LIST_LIMIT waiting callers (service order) as JSON: the
     merged global list can then be cut without losing anyone's place in their queue."""
@@ -164,6 +182,8 @@ def _queue_out(queue, now: datetime) -> dict:
         "short_abandon_seconds": queue.short_abandon_seconds,
         "today_started_at": local_midnight(now, queue.time_zone),
         "waiting": queue.waiting_count,
+        "voicemails_waiting": queue.voicemails_waiting,
+        "callbacks_waiting": queue.callbacks_waiting,
         "longest_wait_seconds": _seconds(now, oldest) if oldest else 0,
         "oldest_enqueued_at": oldest,
         "agents": {name: getattr(queue, f"agents_{name}") for name in AGENT_BUCKETS},

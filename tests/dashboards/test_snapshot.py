@@ -12,7 +12,7 @@ import pytest
 from rest_framework.renderers import JSONRenderer
 
 from callcenter.choices import CallDirection, CallOutcome, CallStage, CallStatus
-from callcenter.models import Agent
+from callcenter.models import Agent, CallbackRequest, Voicemail
 from dashboards.apis import DashboardOutput
 from dashboards.expressions import _sqlite_local_midnight
 from dashboards.selectors import dashboard_snapshot, local_midnight
@@ -39,6 +39,13 @@ def call(queue, created, enqueued, *, answered=None, ended=None, outcome="", sta
         answered_at=answered and at(answered), ended_at=ended and at(ended), outcome=outcome,
         stage=stage, status=status, **kw,
     )  # fmt: skip
+
+
+def work(model, from_call, **fields):
+    """A voicemail or callback request `from_call` left in its queue (waiting by default)."""
+    return model.objects.create(
+        call=from_call, queue=from_call.queue, enqueued_at=from_call.enqueued_at, **fields
+    )
 
 
 def set_agent(agent, **fields):
@@ -88,7 +95,14 @@ def world(monkeypatch):
     # Yesterday in Tokyo: in neither window.
     call(tokyo, "10:00:00", "10:00:05", answered="10:00:10", ended="10:05:00",
          outcome=CallOutcome.ANSWERED)  # fmt: skip
-    call(tokyo, "15:07:00", "15:07:02", ended="15:08:00", outcome=CallOutcome.VOICEMAIL)
+    message = call(tokyo, "15:07:00", "15:07:02", ended="15:08:00", outcome=CallOutcome.VOICEMAIL)
+    # Work callers left: one message and one callback wait, the others are handled (the older
+    # calls are yesterday's in Tokyo: in neither window).
+    work(Voicemail, message, recording_sid="RE1")
+    work(Voicemail, call(tokyo, "10:01:00", "10:01:01", ended="10:02:00"), status="done",
+         recording_sid="RE2")  # fmt: skip
+    work(CallbackRequest, call(tokyo, "10:03:00", "10:03:01", ended="10:03:30"))
+    work(CallbackRequest, call(tokyo, "10:04:00", "10:04:01", ended="10:04:30"), status="offered")
 
     # New York. Arrived 23:59 local, abandoned after midnight: in neither window.
     call(york, "03:59:00", "03:59:05", ended="04:01:00", outcome=CallOutcome.ABANDONED)
@@ -120,7 +134,8 @@ def test_supervisor_sees_every_figure_of_their_queues(api, world):
         "id": tokyo.pk, "name": "Tokyo", "is_active": True, "time_zone": "Asia/Tokyo",
         "service_level_seconds": 20, "short_abandon_seconds": 5,
         "today_started_at": "2026-03-10T15:00:00Z",
-        "waiting": 2, "longest_wait_seconds": 710, "oldest_enqueued_at": "2026-03-10T14:58:10Z",
+        "waiting": 2, "voicemails_waiting": 1, "callbacks_waiting": 1,
+        "longest_wait_seconds": 710, "oldest_enqueued_at": "2026-03-10T14:58:10Z",
         "agents": {"available": 0, "offered": 0, "on_call": 1, "wrap_up": 0, "away": 1,
                    "offline": 1},
         "today": {"offered": 6, "answered": 2, "answered_within_service_level": 1,
@@ -134,7 +149,8 @@ def test_supervisor_sees_every_figure_of_their_queues(api, world):
         "id": york.pk, "name": "New York", "is_active": True, "time_zone": "America/New_York",
         "service_level_seconds": 30, "short_abandon_seconds": 10,
         "today_started_at": "2026-03-10T04:00:00Z",
-        "waiting": 1, "longest_wait_seconds": 595, "oldest_enqueued_at": "2026-03-10T15:00:05Z",
+        "waiting": 1, "voicemails_waiting": 0, "callbacks_waiting": 0,
+        "longest_wait_seconds": 595, "oldest_enqueued_at": "2026-03-10T15:00:05Z",
         "agents": {"available": 0, "offered": 1, "on_call": 0, "wrap_up": 0, "away": 1,
                    "offline": 0},
         "today": {"offered": 3, "answered": 1, "answered_within_service_level": 1,

@@ -33,6 +33,7 @@
       const oldest = q.oldest_enqueued_at ? secondsSince(q.oldest_enqueued_at) : 0;
       tr.append(cell(q.name), cell(q.waiting, {"data-field": "waiting"}),
         cell(duration(oldest), {"data-since": q.oldest_enqueued_at || ""}),
+        cell(`${q.voicemails_waiting} / ${q.callbacks_waiting}`, {"data-field": "work"}),
         cell(q.agents.available, {"data-field": "available"}),
         cell(q.agents.on_call + (q.agents.offered || 0), {"data-field": "on_call"}),
         cell(q.agents.wrap_up), cell(q.agents.away), cell(q.agents.offline),
