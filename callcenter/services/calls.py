@@ -41,7 +41,11 @@ from callcenter.services.call_facts import (
     save_fields,
     settle,
 )
-from callcenter.services.work import follow_callback_agent_leg, follow_callback_call
+from callcenter.services.work import (
+    follow_callback_agent_leg,
+    follow_callback_call,
+    work_cancel_answered_callbacks,
+)
 
 STATUS_RANK = {
     CallStatus.QUEUED: 0,
@@ -417,7 +421,10 @@ def _apply_conference(event: TwilioEvent, stored: CallEvent) -> Call | None:
     if event.params.get("ConferenceSid") and not call.conference_sid:
         call.conference_sid = event.params["ConferenceSid"]
         save_fields(call, "conference_sid")
+    answered_before = call.answered_at
     apply_conference_facts(call)
+    if answered_before is None and call.answered_at is not None:
+        work_cancel_answered_callbacks(call)
     settle(call)
     return call
 

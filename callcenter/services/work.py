@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from callcenter.choices import TERMINAL_STATUSES, CallStatus, WorkStatus
+from callcenter.choices import TERMINAL_STATUSES, CallDirection, CallStatus, WorkStatus
 from callcenter.errors import TransitionNotAllowed
 from callcenter.locks import lock_work
 from callcenter.models import Agent, Call, CallbackRequest, Voicemail
@@ -170,3 +170,14 @@ def _current_attempt(request: CallbackRequest, agent_leg_sid: str) -> bool:
         .first()
     )
     return latest == agent_leg_sid
+
+
+def work_cancel_answered_callbacks(call: Call) -> int:
+    """A caller an agent has just talked to needs none of the callbacks they asked for before:
+    their waiting requests are canceled (one being dialed or offered is left to finish).
+    How many. Precondition: inside a transaction."""
+    if call.direction != CallDirection.INBOUND or call.answered_at is None or not call.from_number:
+        return 0
+    return CallbackRequest.objects.filter(
+        number=call.from_number, status=WorkStatus.WAITING, created_at__lt=call.answered_at
+    ).update(status=WorkStatus.CANCELED, completed_at=timezone.now())

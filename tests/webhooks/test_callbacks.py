@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callcenter.choices import CallOutcome, CallStage, CallStatus
-from callcenter.models import Call, CallEvent
-from tests.factories import AgentFactory
-from tests.webhooks.conftest import call_params
+from callcenter.choices import CallOutcome, CallStage, CallStatus, WorkStatus
+from callcenter.models import Call, CallbackRequest, CallEvent
+from tests.factories import AgentFactory, ended_call
+from tests.webhooks.conftest import CALLER, call_params
 
 pytestmark = pytest.mark.django_db
 STATUS = "/webhooks/twilio/voice/status/"
@@ -142,6 +142,26 @@ def run_script(twilio, queue, agent, order) -> tuple[dict, int]:
     script = _answered_call_script(sid, agent.softphone_identity, leg)
     state = deliver(twilio, queue, script, order)
     return state, CallEvent.objects.filter(call_sid__in=[sid, leg]).count()
+
+
+def test_an_answered_caller_needs_no_callback_any_more(twilio, direct_number, sales):
+    agent = AgentFactory(queues=[sales])
+    earlier, other = (
+        CallbackRequest.objects.create(
+            call=ended_call(sales, call_sid=f"CA{index:x}" + "e" * 31),
+            queue=sales,
+            enqueued_at=T0 - timedelta(hours=1),
+            number=number,
+        )
+        for index, number in enumerate((CALLER, "+14155550999"))
+    )
+    CallbackRequest.objects.update(created_at=T0 - timedelta(hours=1))  # before the answer
+    state, _events = run_script(twilio, sales, agent, range(10))
+    assert state["outcome"] == CallOutcome.ANSWERED
+    earlier.refresh_from_db()
+    other.refresh_from_db()
+    assert earlier.status == WorkStatus.CANCELED and earlier.completed_at is not None
+    assert other.status == WorkStatus.WAITING
 
 
 def test_in_order_delivery_gives_the_expected_accounting(twilio, direct_number, sales):
