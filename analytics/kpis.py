@@ -7,9 +7,9 @@ to 10 min, 1 min up to 30 min, 5 min up to 1 h.
 """
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
 from math import ceil
-from operator import add
 
 EDGES: tuple[int, ...] = (
     *range(0, 31), *range(35, 121, 5), *range(135, 601, 15), *range(660, 1801, 60),
@@ -69,12 +69,14 @@ def to_bytes(hist) -> bytes:
     return array("I", hist).tobytes()
 
 
-def merge(into: array, histogram) -> array:
-    """Add `histogram` (counts or their stored bytes) into `into`, in place."""
-    if histogram:
-        other = histogram if isinstance(histogram, array | list) else from_bytes(histogram)
-        into[:] = array("I", map(add, into, other))
-    return into
+def sum_histograms(blobs) -> array:
+    """The bucket-by-bucket sum of stored histograms (bytes) or counts."""
+    arrays = [b if isinstance(b, array | list) else from_bytes(b) for b in blobs if b]
+    if not arrays:
+        return empty_histogram()
+    if len(arrays) == 1:
+        return array("I", arrays[0])
+    return array("I", map(sum, zip(*arrays, strict=True)))
 
 
 def histogram(values) -> array:
@@ -84,19 +86,20 @@ def histogram(values) -> array:
     return out
 
 
-def percentile(hist, p: int) -> int | None:
-    """Nearest-rank p-th percentile: the lower edge of the bucket holding rank ⌈p/100 · n⌉."""
+def percentiles(hist, ps=PERCENTILES) -> dict[int, int | None]:
+    """Nearest-rank p-th percentiles: the lower edge of the bucket holding rank ⌈p/100 · n⌉
+    (one cumulative pass, then a binary search per p)."""
     if isinstance(hist, bytes | memoryview):
         hist = from_bytes(hist)
-    total = sum(hist) if hist else 0
+    cumulative = list(accumulate(hist)) if hist else []
+    total = cumulative[-1] if cumulative else 0
     if not total:
-        return None
-    rank, seen = max(1, ceil(p * total / 100)), 0
-    for index, count in enumerate(hist):
-        seen += count
-        if seen >= rank:
-            return EDGES[index]
-    raise AssertionError("unreachable")  # pragma: no cover
+        return dict.fromkeys(ps)
+    return {p: EDGES[bisect_left(cumulative, max(1, ceil(p * total / 100)))] for p in ps}
+
+
+def percentile(hist, p: int) -> int | None:
+    return percentiles(hist, (p,))[p]
 
 
 def _ratio(num, den, digits=4):
@@ -127,10 +130,10 @@ def queue_kpis(c: dict) -> dict:
         "callbacks": c["callbacks"],
         "failed": c["failed"],
     }
-    for p in PERCENTILES:
-        out[f"wait_p{p}_seconds"] = percentile(c["wait_histogram"], p)
-    for p in PERCENTILES:
-        out[f"handle_p{p}_seconds"] = percentile(c["handle_histogram"], p)
+    for p, value in percentiles(c["wait_histogram"]).items():
+        out[f"wait_p{p}_seconds"] = value
+    for p, value in percentiles(c["handle_histogram"]).items():
+        out[f"handle_p{p}_seconds"] = value
     return out
 
 

@@ -39,17 +39,25 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
 
 def _empty() -> dict:
     return {**dict.fromkeys(QUEUE_COUNTERS, 0), "longest_wait": 0,
-            "wait_histogram": kpis.empty_histogram(),
-            "handle_histogram": kpis.empty_histogram()}  # fmt: skip
+            "wait_histogram": [], "handle_histogram": []}  # fmt: skip
 
 
 def _add(into: dict, row: dict) -> dict:
+    """Add a rollup row's counters; its histograms are kept aside and summed by _finish."""
     for name in QUEUE_COUNTERS:
         into[name] += row[name]
     into["longest_wait"] = max(into["longest_wait"], row["longest_wait"])
-    kpis.merge(into["wait_histogram"], row["wait_histogram"])
-    kpis.merge(into["handle_histogram"], row["handle_histogram"])
+    into["wait_histogram"].append(row["wait_histogram"])
+    into["handle_histogram"].append(row["handle_histogram"])
     return into
+
+
+def _finish(counters: dict) -> dict:
+    """The group's histograms summed bucket by bucket in one pass (zip of all of them)."""
+    for name in ("wait_histogram", "handle_histogram"):
+        if isinstance(counters[name], list):
+            counters[name] = kpis.sum_histograms(counters[name])
+    return counters
 
 
 def report_queues(user, queue_ids: list[int] | None = None) -> list[Queue]:
@@ -69,6 +77,8 @@ def queue_totals(queue_ids, date_from: date, date_to: date) -> dict[int, dict]:
     ).values("queue_id", *COUNTER_FIELDS)
     for row in rows:
         _add(totals.setdefault(row["queue_id"], _empty()), row)
+    for counters in totals.values():
+        _finish(counters)
     return totals
 
 
@@ -78,7 +88,7 @@ def queue_report(queues: list[Queue], date_from: date, date_to: date) -> list[di
         {"queue": q.pk, "queue_name": q.name, "time_zone": q.time_zone,
          "service_level_seconds": q.service_level_seconds,
          "short_abandon_seconds": q.short_abandon_seconds,
-         **kpis.queue_kpis(totals.get(q.pk) or _empty())}
+         **kpis.queue_kpis(totals.get(q.pk) or _finish(_empty()))}
         for q in queues
     ]  # fmt: skip
 
@@ -120,6 +130,8 @@ def interval_report(
                 start -= timedelta(minutes=start.astimezone(by_id[row["queue_id"]].tz).minute)
             _add(groups.setdefault((row["queue_id"], start), _empty()), row)
     out = []
+    for counters in groups.values():
+        _finish(counters)
     for (queue_id, start), counters in sorted(
         groups.items(), key=lambda i: (by_id[i[0][0]].name, i[0])
     ):
