@@ -33,6 +33,23 @@ app.conf.beat_schedule = {
         "task": "realtime.tasks.realtime_events_purge_task",
         "schedule": timedelta(hours=1),
     },
+    "messaging-invitations-expire": {
+        "task": "messaging.tasks.invitations_expire_task",
+        "schedule": timedelta(seconds=10),
+    },
+    "messaging-invitations-cleanup": {
+        "task": "messaging.tasks.invitations_cleanup_task",
+        "schedule": timedelta(days=1),
+    },
+    # Analytics: facts and 15-minute rollups since the watermark; yesterday's summaries.
+    "analytics-rollup": {
+        "task": "analytics.tasks.analytics_rollup_task",
+        "schedule": timedelta(minutes=1),
+    },
+    "analytics-daily-summaries": {
+        "task": "analytics.tasks.analytics_daily_summaries_task",
+        "schedule": timedelta(hours=1),
+    },
     "agents-reset-daily-counters": {
         "task": "callcenter.tasks.agents_reset_daily_counters_task",
         "schedule": timedelta(minutes=5),

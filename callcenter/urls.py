@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from analytics import pages as analytics_pages
 from dashboards import pages as dashboard_pages
 from realtime.longpoll import events as events_longpoll
 
@@ -22,6 +23,8 @@ api_v1 = [
     path("softphone/token/", SoftphoneTokenView.as_view(), name="softphone-token"),
     path("softphone/simulated/", include("callcenter.apis_call_control")),
     path("dashboard/", include("dashboards.urls")),
+    path("reports/", include("analytics.urls")),
+    path("", include("messaging.urls")),
     path("offers/", include("routing.apis")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
@@ -32,6 +35,7 @@ urlpatterns = [
     path("", pages.home, name="home"),
     path("agent/", dashboard_pages.agent, name="agent-dashboard"),
     path("supervisor/", dashboard_pages.supervisor, name="supervisor-dashboard"),
+    path("reports/", analytics_pages.reports, name="reports"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("django.contrib.auth.urls")),

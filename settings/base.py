@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "routing",
     "webhooks",
     "dashboards",
+    "analytics",
+    "messaging",
 ]
 
 MIDDLEWARE = [
@@ -158,6 +160,9 @@ CALLBACK_RETRY_SECONDS = env.int("CALLBACK_RETRY_SECONDS", default=300)
 CALLBACK_MAX_ATTEMPTS = env.int("CALLBACK_MAX_ATTEMPTS", default=3)
 # An agent whose dashboard sent no heartbeat (every 25 s) for this long is set offline.
 PRESENCE_TIMEOUT_SECONDS = env.int("PRESENCE_TIMEOUT_SECONDS", default=90)
+# Analytics: each minute's rollup re-reads events stored this long before its watermark (a
+# transaction that committed late is still counted).
+ANALYTICS_ROLLUP_OVERLAP_SECONDS = env.int("ANALYTICS_ROLLUP_OVERLAP_SECONDS", default=60)
 
 # Celery: Redis broker in services mode; in the embedded run tasks execute in process and the
 # periodic schedule (callcenter/celery.py) is driven by callcenter.scheduler.
@@ -259,6 +264,20 @@ TWILIO_HTTP_TIMEOUT_SECONDS = env.float("TWILIO_HTTP_TIMEOUT_SECONDS", default=1
 TWILIO_CALLER_ID = env.str("TWILIO_CALLER_ID", default="+15005550006")
 # The embedded run plays simulated callers unless SIMULATE=0.
 SIMULATE = env.bool("SIMULATE", default=True)
+
+# --- Messaging ----------------------------------------------------------------------------
+MESSAGING_PING_DAILY_LIMIT = env.int("MESSAGING_PING_DAILY_LIMIT", default=50)
+MESSAGING_PING_COOLDOWN_SECONDS = env.int("MESSAGING_PING_COOLDOWN_SECONDS", default=60)
+MESSAGING_MESSAGE_MAX_LENGTH = env.int("MESSAGING_MESSAGE_MAX_LENGTH", default=4000)
+MESSAGING_ATTACHMENT_MAX_BYTES = env.int("MESSAGING_ATTACHMENT_MAX_BYTES", default=10 * 2**20)
+MESSAGING_ATTACHMENT_TYPES = env.list(
+    "MESSAGING_ATTACHMENT_TYPES",
+    default=["image/png", "image/jpeg", "image/gif", "application/pdf", "text/plain"],
+)
+MESSAGING_TYPING_TTL_SECONDS = env.int("MESSAGING_TYPING_TTL_SECONDS", default=6)
+MESSAGING_INVITATION_TTL_SECONDS = env.int("MESSAGING_INVITATION_TTL_SECONDS", default=60)
+MESSAGING_INVITATION_CACHE_SECONDS = env.int("MESSAGING_INVITATION_CACHE_SECONDS", default=5)
+MESSAGING_INVITATION_RETENTION_DAYS = env.int("MESSAGING_INVITATION_RETENTION_DAYS", default=7)
 
 # --- Profiling ----------------------------------------------------------------------------
 SILK_ENABLED = env.bool("SILK_ENABLED", default=False)
