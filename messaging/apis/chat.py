@@ -54,7 +54,7 @@ class ConversationListView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="conversations_list", responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return paginate(
             self, InboxPagination(), selectors.inbox_of(request.user), selectors.seat_data
