@@ -64,8 +64,42 @@ def wait_until_settled(seconds: float) -> None:
 
     deadline, nudge = time.monotonic() + seconds, 0.0
     while still := still_open():
-        assert time.monotonic() < deadline, f"still open after the traffic: {still}"
+        assert time.monotonic() < deadline, f"still open after the traffic: {still}; {_open_work()}"
         if time.monotonic() >= nudge:
             routing_run()
             nudge = time.monotonic() + 1
         time.sleep(0.2)
+
+
+def _open_work() -> list[dict]:
+    """The callback requests not settled, with their calls' legs and offers (a failure's
+    report)."""
+    from callcenter.choices import WorkStatus
+    from callcenter.models import Call, CallbackRequest
+    from routing.models import Reservation
+
+    report = []
+    for request in CallbackRequest.objects.exclude(
+        status__in=(WorkStatus.DONE, WorkStatus.FAILED, WorkStatus.CANCELED)
+    ).select_related("dialed_call"):
+        dialed = request.dialed_call
+        report.append(
+            {
+                "id": request.pk,
+                "status": request.status,
+                "attempts": request.attempts,
+                "retry_at": request.retry_at,
+                "dialed": dialed and (dialed.status, dialed.answered_at, dialed.ended_at),
+                "legs": list(
+                    Call.objects.filter(parent_id=request.call_id).values_list(
+                        "call_sid", "agent_id", "status", "answered_at", "ended_at"
+                    )
+                ),
+                "offers": list(
+                    Reservation.objects.filter(call_id=request.call_id).values_list(
+                        "agent_id", "status", "offered_at", "ended_at"
+                    )
+                ),
+            }
+        )
+    return report

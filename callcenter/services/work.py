@@ -24,6 +24,8 @@ from .call_control import hang_up_leg
 from .call_facts import save_fields
 
 WORK_MODELS = {"voicemail": Voicemail, "callback": CallbackRequest}
+# A dialed customer's statuses once they picked up (an unanswered dial ends otherwise).
+PICKED_UP = (CallStatus.IN_PROGRESS, CallStatus.COMPLETED)
 
 
 def _save(item, *fields: str) -> None:
@@ -102,17 +104,26 @@ def follow_callback_agent_leg(leg: Call, status: str) -> bool:
     )
     if request is None:
         return False
-    if request.status == WorkStatus.OFFERED and status == CallStatus.IN_PROGRESS:
-        request.status, request.dialed_call = WorkStatus.IN_PROGRESS, None
-        _save(request, "status", "dialed_call")
-        operation_request(
-            kind=OperationKind.DIAL_CALLBACK,
-            key=f"dial_callback:{request.pk}:{leg.call_sid}",
-            params={"to": request.number, "callback_id": request.pk, "agent_leg_sid": leg.call_sid},
-        )
+    if request.status == WorkStatus.OFFERED:
+        if status == CallStatus.IN_PROGRESS:
+            request.status, request.dialed_call = WorkStatus.IN_PROGRESS, None
+            _save(request, "status", "dialed_call")
+            operation_request(
+                kind=OperationKind.DIAL_CALLBACK,
+                key=f"dial_callback:{request.pk}:{leg.call_sid}",
+                params={
+                    "to": request.number,
+                    "callback_id": request.pk,
+                    "agent_leg_sid": leg.call_sid,
+                },
+            )
+        elif status in TERMINAL_STATUSES:  # missed or rejected: no dial of this attempt
+            _wait_again(request)
     elif status in TERMINAL_STATUSES:
+        # The customer picked up (Twilio's status; whether they met the agent is the
+        # conference's to say): their leg's end decides. Otherwise this attempt is over.
         dialed = request.dialed_call
-        if dialed is None or dialed.answered_at is None:
+        if dialed is None or dialed.status not in PICKED_UP:
             if dialed is not None and dialed.ended_at is None:
                 hang_up_leg(dialed, reason="callback_agent_left")
             _wait_again(request)

@@ -182,3 +182,31 @@ def test_a_dial_for_an_attempt_that_is_over_is_hung_up(twilio, offered):
     assert request.dialed_call is None and request.attempts == 0
     hang_up = Operation.objects.get(kind=OperationKind.HANGUP)
     assert hang_up.params == {"call_sid": "CA" + "e" * 32}
+
+
+def test_an_agent_who_leaves_a_customer_who_picked_up_lets_the_customer_decide(twilio, offered):
+    reservation, request, agent = offered
+    leg_status(twilio, reservation, agent, "in-progress")
+    customer_status(twilio, request, "in-progress")
+    leg_status(twilio, reservation, agent, "completed")
+    request.refresh_from_db()
+    assert request.status == WorkStatus.IN_PROGRESS  # the customer is on the line
+    assert not Operation.objects.filter(kind=OperationKind.HANGUP).exists()
+    customer_status(twilio, request, "completed")
+    request.refresh_from_db()
+    assert request.status == WorkStatus.DONE
+
+
+def test_a_retry_missed_by_its_agent_waits_again(twilio, offered):
+    """The previous attempt's dial (picked up) does not keep a missed new offer offered."""
+    reservation, request, agent = offered
+    leg_status(twilio, reservation, agent, "no-answer")  # frees the agent
+    earlier = ended_call(request.queue, direction="outbound-api")
+    CallbackRequest.objects.filter(pk=request.pk).update(dialed_call=earlier)
+    Agent.objects.filter(pk=agent.pk).update(not_before=None)
+    Reservation.objects.filter(pk=reservation.pk).update(status=ReservationStatus.COMPLETED)
+    retry = routing_claim_next()
+    assert retry is not None and retry.call_id == request.call_id
+    leg_status(twilio, retry, agent, "no-answer", sid="CA" + "f" * 32)
+    request.refresh_from_db()
+    assert request.status == WorkStatus.WAITING and request.agent is None
