@@ -1,6 +1,6 @@
 """The claim's reads: locked with SKIP LOCKED so concurrent routers pass each other by."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
@@ -11,8 +11,11 @@ from callcenter.models import Agent, Call, CallbackRequest, Queue, QueueMembersh
 from callcenter.models.queues import EscalationStep
 
 from . import known_agent
-from .models import MISSED_STATUSES, OPEN_STATUSES, Reservation
+from .models import MISSED_STATUSES, OPEN_STATUSES, Reservation, WorkKind
 from .strategies import ordered_for
+
+# How long an agent who missed a voicemail or callback is not offered it again.
+WORK_MISS_MEMORY = timedelta(minutes=10)
 
 
 def claimable_calls() -> QuerySet[Call]:
@@ -62,38 +65,43 @@ def _widen_steps() -> QuerySet[EscalationStep]:
 
 
 def eligible_agents(
-    call: Call, queue: Queue, *, level: int | None = None, at_desk: bool = False
+    call: Call, queue: Queue, *, level: int | None = None, work: str | None = None
 ) -> QuerySet[Agent]:
     """Members of the call's queue (of one tier, when given) who may be offered it now, best
     first: routable (agent_routable_idle_since_idx), past their reject / no-answer delay
     (`not_before`, a plain filter on the index's rows), and not one who already missed or
-    rejected this call. `at_desk`: only agents whose dashboard is live (a heartbeat within
-    PRESENCE_TIMEOUT_SECONDS), for work taken there rather than on a phone (a voicemail)."""
-    missed = _missed(call)
+    rejected this call.
+
+    `work`, for work a caller left (WorkKind): a miss is forgotten after WORK_MISS_MEMORY, so
+    work every agent once missed is offered again rather than never; a voicemail goes only to
+    agents whose dashboard is live (a heartbeat within PRESENCE_TIMEOUT_SECONDS), where it is
+    taken rather than on a phone."""
+    now = timezone.now()
+    missed = _missed(call, since=now - WORK_MISS_MEMORY if work else None)
     members = {"memberships__queue": queue}
     if level is not None:
         members["memberships__level"] = level
-    now = timezone.now()
     agents = (
         Agent.objects.routable()
         .filter(**members)
         .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
         .exclude(pk__in=missed)
     )
-    if at_desk:
+    if work == WorkKind.VOICEMAIL:
         seen = now - timedelta(seconds=settings.PRESENCE_TIMEOUT_SECONDS)
         agents = agents.filter(last_seen_at__gte=seen)
     return ordered_for(queue, agents).select_for_update(skip_locked=True, of=("self",))
 
 
-def _missed(call: Call) -> QuerySet:
-    """Who already missed or rejected `call` (reservation_call_agent_idx)."""
-    return Reservation.objects.filter(call=call, status__in=MISSED_STATUSES).values("agent_id")
+def _missed(call: Call, *, since: datetime | None = None) -> QuerySet:
+    """Who already missed or rejected `call` (since `since`; reservation_call_agent_idx)."""
+    missed = Reservation.objects.filter(call=call, status__in=MISSED_STATUSES)
+    if since is not None:
+        missed = missed.filter(ended_at__gte=since)
+    return missed.values("agent_id")
 
 
-def best_agent(
-    call: Call, queue: Queue, *, prefer_known: bool = True, at_desk: bool = False
-) -> Agent | None:
+def best_agent(call: Call, queue: Queue, *, work: str | None = None) -> Agent | None:
     """The agent to offer `call` to: with tiers, the best of the first tier that has one.
 
     Tiers are walked one query per level, so each stops at its first row of the routable
@@ -103,14 +111,14 @@ def best_agent(
 
     Before all that, a returning caller goes to the agent they last spoke with, or waits for
     them while they are busy, as long as the preference holds (routing.known_agent); not for
-    work a caller left (`prefer_known` False). `at_desk`: see eligible_agents."""
-    if prefer_known and known_agent.preference_holds(call):
+    work a caller left (`work`, see eligible_agents)."""
+    if work is None and known_agent.preference_holds(call):
         preferred = eligible_agents(call, queue).filter(pk=call.preferred_agent_id).first()
         if preferred is not None or known_agent.waits_for(call, queue, _missed(call)):
             return preferred
     widening = tier_widening(call, queue)
     if not queue.use_tiers and not widening:
-        return eligible_agents(call, queue, at_desk=at_desk).first()
+        return eligible_agents(call, queue, work=work).first()
     levels = list(
         QueueMembership.objects.filter(queue=queue)
         .order_by("level")
@@ -121,7 +129,7 @@ def best_agent(
         limit = widened_level(call, queue) or levels[0]
         levels = [level for level in levels if level <= limit]
     for level in levels:
-        if agent := eligible_agents(call, queue, level=level, at_desk=at_desk).first():
+        if agent := eligible_agents(call, queue, level=level, work=work).first():
             return agent
     return None
 

@@ -54,9 +54,7 @@ def _best_agent_for(candidate: _Candidate):
         if item.preferred_agent_until is None:
             resolve_preferred_agent(item)  # once per call, at its first claim attempt
         return best_agent(item, item.queue)
-    # A voicemail is listened to on the dashboard: only to an agent who has theirs open.
-    at_desk = candidate.kind == WorkKind.VOICEMAIL
-    return best_agent(item.call, item.queue, prefer_known=False, at_desk=at_desk)
+    return best_agent(item.call, item.queue, work=candidate.kind)
 
 
 def _candidates() -> list[_Candidate]:

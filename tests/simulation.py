@@ -59,14 +59,17 @@ def still_open() -> list[str]:
 def wait_until_settled(seconds: float) -> None:
     """Once the traffic is over: wait for late callbacks, and for the callbacks agents
     return to callers, to end. Routes again every second meanwhile, as the beat's sweep
-    does (work that waited again while every agent was busy)."""
+    does (work that waited again while every agent was busy); due callback requests nobody
+    free may take now are settled."""
     from routing.services import routing_run
 
     deadline, nudge = time.monotonic() + seconds, 0.0
     while still := still_open():
         assert time.monotonic() < deadline, f"still open after the traffic: {still}; {_open_work()}"
         if time.monotonic() >= nudge:
-            routing_run()
+            offered = routing_run()
+            if still == ["callback requests due"] and not offered:
+                return  # every free agent missed them lately (routing.selectors.WORK_MISS_MEMORY)
             nudge = time.monotonic() + 1
         time.sleep(0.2)
 

@@ -236,3 +236,25 @@ def test_concurrent_routers_offer_each_voicemail_once(monkeypatch):
     assert len({r.call_id for r in offers}) == len(offers)
     assert len({r.agent_id for r in offers}) == len(offers)
     assert Voicemail.objects.filter(status=WorkStatus.OFFERED).count() == len(agents)
+
+
+def test_work_every_agent_missed_is_offered_again_later(django_capture_on_commit_callbacks):
+    queue = QueueFactory()
+    agent = available(queue)
+    request = callback(queue, waited=timedelta(minutes=30))
+    Reservation.objects.create(
+        call=request.call,
+        kind=WorkKind.CALLBACK,
+        agent=agent,
+        queue=queue,
+        status=ReservationStatus.TIMED_OUT,
+        offered_at=timezone.now() - timedelta(minutes=3),
+        expires_at=timezone.now() - timedelta(minutes=2),
+        ended_at=timezone.now() - timedelta(minutes=2),
+    )
+    assert claim(django_capture_on_commit_callbacks) is None  # not the same agent at once
+    Reservation.objects.filter(call=request.call).update(
+        offered_at=timezone.now() - timedelta(minutes=12),
+        ended_at=timezone.now() - timedelta(minutes=11),
+    )
+    assert claim(django_capture_on_commit_callbacks).agent_id == agent.pk  # nor never
