@@ -14,6 +14,8 @@ from callcenter.models import Agent
 from . import work
 from .models import Reservation
 
+NO_SUCH_OFFER = "No such offer of yours."
+
 
 class OfferOutput(serializers.ModelSerializer):
     class Meta:
@@ -28,12 +30,12 @@ class _OfferAction(APIView):
     @extend_schema(request=None, responses=OfferOutput)
     def post(self, request, pk: int):
         agent = Agent.objects.filter(user=request.user).first()
+        if agent is None:
+            raise NotFound(NO_SUCH_OFFER)
         try:
-            if agent is None:
-                raise Reservation.DoesNotExist
             reservation = type(self).transition(reservation_id=pk, agent=agent)
         except Reservation.DoesNotExist:
-            raise NotFound("No such offer of yours.") from None
+            raise NotFound(NO_SUCH_OFFER) from None
         return Response(OfferOutput(reservation).data)
 
 

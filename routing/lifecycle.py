@@ -85,18 +85,22 @@ def _agent_leg_changed(leg: Call) -> bool:
     agent = lock_agent(leg.agent_id)
     if leg.ended_at is None:
         if leg.status == CallStatus.IN_PROGRESS and reservation.status == ReservationStatus.OFFERED:
-            reservation.status = ReservationStatus.ACCEPTED
-            reservation.save(update_fields=["status"])
-            notifications.offer_ended(reservation, agent.user_id)
-            agent_change_activity(
-                agent=agent, activity=AgentActivity.ON_CALL, reason="answered an offer"
-            )
+            accept(reservation, agent, reason="answered an offer")
         return False
     if leg.answered_at is not None:
         complete(reservation, agent, talk_seconds=leg.talk_seconds or 0)
     else:
         missed(reservation, agent, rejected=leg.status == CallStatus.BUSY)
     return True
+
+
+def accept(reservation: Reservation, agent: Agent, *, reason: str) -> None:
+    """The agent took the offer: on a call (or busy with the work) until it completes.
+    Precondition: the caller holds both rows' locks."""
+    reservation.status = ReservationStatus.ACCEPTED
+    reservation.save(update_fields=["status"])
+    notifications.offer_ended(reservation, agent.user_id)
+    agent_change_activity(agent=agent, activity=AgentActivity.ON_CALL, reason=reason)
 
 
 def complete(reservation: Reservation, agent: Agent, *, talk_seconds: int) -> None:

@@ -20,7 +20,7 @@ def _offer(reservation: Reservation) -> dict:
     }
 
 
-def _details(call: Call, work: Voicemail | CallbackRequest | None) -> dict:
+def _details(call: Call, work: Voicemail | CallbackRequest | Call | None) -> dict:
     """What the offered agent may see of the caller (their own work from now on)."""
     data = {"from_number": call.from_number}
     if isinstance(work, Voicemail):
@@ -41,11 +41,10 @@ def offer_created(
     work: Voicemail | CallbackRequest | Call | None = None,
 ) -> None:
     """`work`: the call offered, or the voicemail or callback request a caller left."""
-    item = None if isinstance(work, Call) else work
     data = {
         **_offer(reservation),
         "queue_name": reservation.queue.name,
-        **_details(reservation.call, item),
+        **_details(reservation.call, work),
     }
     publish_to_user(agent_user_id, "offer.created", data)
 

@@ -4,14 +4,12 @@ softphone instead, and their legs' callbacks drive them (routing.lifecycle)."""
 
 from django.db import transaction
 
-from callcenter.choices import AgentActivity
 from callcenter.errors import TransitionNotAllowed
 from callcenter.locks import lock_agent
 from callcenter.models import Agent
-from callcenter.services import agent_change_activity, work_finish, work_offer_lapsed, work_start
+from callcenter.services import work_finish, work_offer_lapsed, work_start
 
-from . import notifications
-from .lifecycle import complete, missed
+from .lifecycle import accept, complete, missed
 from .models import Reservation, ReservationStatus, WorkKind
 
 DESK_WORK = (WorkKind.VOICEMAIL,)
@@ -34,10 +32,7 @@ def _locked(reservation_id: int, agent: Agent, status: str) -> tuple[Reservation
 def routing_work_accept(*, reservation_id: int, agent: Agent) -> Reservation:
     reservation, agent = _locked(reservation_id, agent, ReservationStatus.OFFERED)
     work_start(kind=reservation.kind, call_id=reservation.call_id)
-    reservation.status = ReservationStatus.ACCEPTED
-    reservation.save(update_fields=["status"])
-    notifications.offer_ended(reservation, agent.user_id)
-    agent_change_activity(agent=agent, activity=AgentActivity.ON_CALL, reason="took a voicemail")
+    accept(reservation, agent, reason="took a voicemail")
     return reservation
 
 

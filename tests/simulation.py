@@ -4,6 +4,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.db.models import Q
+from django.utils import timezone
+
+from callcenter.choices import WorkStatus
+from callcenter.models import Agent, Call, CallbackRequest, PendingCallEvent
+from routing.models import OPEN_STATUSES, Reservation
+from routing.services import routing_run
 from telephony.simulator.from_settings import config_from_settings
 from telephony.simulator.thread import SimulatorThread
 
@@ -34,13 +41,6 @@ def still_open() -> list[str]:
     """What the server has not settled yet: calls not ended, offers open, callbacks not
     applied, callback requests being dialed, and ones due while an agent could take them
     (one waiting for its retry is settled)."""
-    from django.db.models import Q
-    from django.utils import timezone
-
-    from callcenter.choices import WorkStatus
-    from callcenter.models import Agent, Call, CallbackRequest, PendingCallEvent
-    from routing.models import OPEN_STATUSES, Reservation
-
     due = Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now())
     checks = {
         "calls": Call.objects.filter(ended_at__isnull=True),
@@ -61,8 +61,6 @@ def wait_until_settled(seconds: float) -> None:
     return to callers, to end. Routes again every second meanwhile, as the beat's sweep
     does (work that waited again while every agent was busy); due callback requests nobody
     free may take now are settled."""
-    from routing.services import routing_run
-
     deadline, nudge = time.monotonic() + seconds, 0.0
     while still := still_open():
         assert time.monotonic() < deadline, f"still open after the traffic: {still}; {_open_work()}"
@@ -77,10 +75,6 @@ def wait_until_settled(seconds: float) -> None:
 def _open_work() -> list[dict]:
     """The callback requests not settled, with their calls' legs and offers (a failure's
     report)."""
-    from callcenter.choices import WorkStatus
-    from callcenter.models import Call, CallbackRequest
-    from routing.models import Reservation
-
     report = []
     for request in CallbackRequest.objects.exclude(
         status__in=(WorkStatus.DONE, WorkStatus.FAILED, WorkStatus.CANCELED)

@@ -47,6 +47,14 @@ def call_offer_to_agent(*, call: Call, agent: Agent, ring_timeout: int, offer_ke
     Precondition: the caller holds the call's row lock and the call is waiting."""
     call.stage = CallStage.OFFERED
     save_fields(call, "stage")
+    ring_agent(call=call, agent=agent, ring_timeout=ring_timeout, offer_key=offer_key)
+
+
+def ring_agent(
+    *, call: Call, agent: Agent, ring_timeout: int, offer_key: str, role: str = "agent"
+) -> None:
+    """Ring `agent`'s softphone with a leg of `call` (after commit): it joins the call's
+    conference (role "agent") or holds for a callback's customer (role "callback")."""
     operation_request(
         kind=OperationKind.DIAL_AGENT,
         key=f"dial_agent:{call.call_sid}:{offer_key}",
@@ -55,6 +63,7 @@ def call_offer_to_agent(*, call: Call, agent: Agent, ring_timeout: int, offer_ke
             "customer_call_sid": call.call_sid,
             "identity": agent.softphone_identity,
             "ring_timeout": ring_timeout,
+            "role": role,
         },
     )
 

@@ -378,7 +378,8 @@ def _apply_status(event: TwilioEvent, stored: CallEvent) -> Call:
         save_fields(call, *fields)
     settle(call)
     follow_agent_leg(call, status)
-    if call.parent_id and call.agent_id:
+    # follow_agent_leg read the leg's parent: a live caller's leg serves no callback.
+    if call.parent_id and call.agent_id and call.parent.ended_at is not None:
         follow_callback_agent_leg(call, status)
     if callback_id := event.context.get("callback"):
         follow_callback_call(call, callback_id, event.context.get("callback_leg", ""), status)

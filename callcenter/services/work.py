@@ -20,7 +20,7 @@ from callcenter.models import Agent, Call, CallbackRequest, Voicemail
 from telephony.models import OperationKind
 from telephony.services import operation_request
 
-from .call_control import hang_up_leg
+from .call_control import hang_up_leg, ring_agent
 from .call_facts import save_fields
 
 WORK_MODELS = {"voicemail": Voicemail, "callback": CallbackRequest}
@@ -38,17 +38,12 @@ def work_offer_to_agent(*, item, agent: Agent, ring_timeout: int, offer_key: str
     item.status, item.agent = WorkStatus.OFFERED, agent
     _save(item, "status", "agent")
     if isinstance(item, CallbackRequest):
-        sid = item.call.call_sid
-        operation_request(
-            kind=OperationKind.DIAL_AGENT,
-            key=f"dial_agent:{sid}:{offer_key}",
-            call_sid=sid,
-            params={
-                "customer_call_sid": sid,
-                "identity": agent.softphone_identity,
-                "ring_timeout": ring_timeout,
-                "role": "callback",
-            },
+        ring_agent(
+            call=item.call,
+            agent=agent,
+            ring_timeout=ring_timeout,
+            offer_key=offer_key,
+            role="callback",
         )
 
 
