@@ -42,8 +42,16 @@ class AsgiServer:
 
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # As `manage.py serve` runs it: a channels-redis receive may ignore the cancel of a
+        # graceful shutdown, so the shutdown is bounded.
         config = uvicorn.Config(
-            application, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning"
+            application,
+            host="127.0.0.1",
+            port=self.port,
+            lifespan="off",
+            log_level="warning",
+            ws_per_message_deflate=False,
+            timeout_graceful_shutdown=5,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="asgi-server", daemon=True)
@@ -57,8 +65,13 @@ class AsgiServer:
         return self
 
     def __exit__(self, *exc):
+        from channels.layers import channel_layers  # noqa: TID251 - ends with the server
+
         self.server.should_exit = True
         self.thread.join(10)
+        # The layer instance belongs to this server's event loop: later tests (other loops)
+        # get a new one, even if a consumer of this server is still winding down.
+        channel_layers.backends.clear()
 
 
 @pytest.fixture
