@@ -255,8 +255,9 @@ class InvitationStatus(models.TextChoices):
 
 
 class CallInvitation(models.Model):
-    """An invitation to join the caller's current call: accepted → the receiver's softphone is
-    dialed into the call's conference."""
+    """An invitation to join the caller's current call (`call`), or to a new call between the
+    two (no `call`). Accepted → the receiver's softphone is dialed into the call's conference;
+    for a new call both softphones are rung into a conference of their own."""
 
     caller = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
@@ -264,7 +265,9 @@ class CallInvitation(models.Model):
     receiver = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    call = models.ForeignKey("callcenter.Call", on_delete=models.CASCADE, related_name="+")
+    call = models.ForeignKey(
+        "callcenter.Call", on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
     status = models.CharField(
         max_length=10, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
     )
@@ -282,9 +285,11 @@ class CallInvitation(models.Model):
                 condition=Q(expires_at__gt=models.F("created_at")),
                 name="messaging_invitation_expires_after_created",
             ),
+            # One pending invitation per pair and call; to a new call (no call) too.
             models.UniqueConstraint(
                 fields=["caller", "receiver", "call"],
                 condition=Q(status="pending"),
+                nulls_distinct=False,
                 name="messaging_invitation_one_pending",
             ),
         ]

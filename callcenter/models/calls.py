@@ -65,6 +65,10 @@ class Call(models.Model):
         "callcenter.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     preferred_agent_until = models.DateTimeField(null=True, blank=True)
+    # A leg to an agent's softphone that routing did not offer (click-to-call, an internal
+    # call, joining a colleague's call): counted in the agent's active calls while it talks
+    # (callcenter.services.direct_legs).
+    holds_agent = models.BooleanField(default=False)
 
     objects = CallQuerySet.as_manager()
 
