@@ -29,7 +29,7 @@ from .models import (
     PingStat,
     PingStatScope,
 )
-from .services.invitations import invitations_expire, pending_cache_key
+from .services.invitations import invitations_expire, pending_cache_key, pending_version_key
 
 
 def inbox_of(user) -> QuerySet[Participant]:
@@ -149,13 +149,14 @@ def pings_of(user, direction: str) -> QuerySet[Ping]:
 
 def pending_invitations(user) -> list[dict]:
     """The user's pending invitations, soonest to expire first. Cached per user for
-    MESSAGING_INVITATION_CACHE_SECONDS (never past the first expiry) and dropped on every
-    change: no query warm; cold, one UPDATE marks the overdue ones and one SELECT reads the
-    rest (`pending_invitations_idx`)."""
-    key = pending_cache_key(user.pk)
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
+    MESSAGING_INVITATION_CACHE_SECONDS (never past the first expiry) and made stale by every
+    change (forget_pending): no query warm; cold, one UPDATE marks the overdue ones and one
+    SELECT reads the rest (`pending_invitations_idx`)."""
+    key, version_key = pending_cache_key(user.pk), pending_version_key(user.pk)
+    found = cache.get_many([key, version_key])
+    version, cached = found.get(version_key, 0), found.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
     invitations_expire(receiver_id=user.pk)
     now = timezone.now()
     pending = list(
@@ -170,7 +171,7 @@ def pending_invitations(user) -> list[dict]:
     if pending:
         ttl = min(ttl, (pending[0].expires_at - now).total_seconds())
     if ttl > 0:
-        cache.set(key, data, ttl)
+        cache.set(key, (version, data), ttl)
     return data
 
 

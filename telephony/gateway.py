@@ -19,17 +19,31 @@ def join_url(call_sid: str, role: str, **extra) -> str:
     return twilio_url("twilio-join", call=call_sid, role=role, **extra)
 
 
+def _leg_status_url(customer_call_sid: str = "", *, direct: bool, **extra) -> str:
+    """Where a leg we create reports its progress. `direct`: not a routing offer, so the
+    agent it rings is held busy while it talks (callcenter.services.direct_legs)."""
+    return twilio_url(
+        "twilio-status", **{"for": customer_call_sid}, direct="1" if direct else "", **extra
+    )
+
+
 def dial_agent(
-    *, customer_call_sid: str, identity: str, ring_timeout: int, role: str = "agent"
+    *,
+    customer_call_sid: str,
+    identity: str,
+    ring_timeout: int,
+    role: str = "agent",
+    direct: bool = False,
 ) -> str:
     """Ring the agent's softphone; on answer it joins the customer's conference (role
-    "agent"), or waits for the customer of a callback to be dialed (role "callback")."""
+    "agent"), or waits for the customer of a callback to be dialed (role "callback").
+    `direct`: a ring routing did not offer (click-to-call, an internal call)."""
     call = twilio_client().calls.create(
         to=f"client:{identity}",
         from_=settings.TWILIO_CALLER_ID,
         url=join_url(customer_call_sid, role),
         method="POST",
-        status_callback=twilio_url("twilio-status", **{"for": customer_call_sid}),
+        status_callback=_leg_status_url(customer_call_sid, direct=direct),
         status_callback_event=AGENT_LEG_EVENTS,
         status_callback_method="POST",
         timeout=ring_timeout,
@@ -39,13 +53,14 @@ def dial_agent(
 
 def dial_out(*, to: str, identity: str) -> str:
     """Click-to-call: dial the customer, who joins a conference named after their own call;
-    the agent's softphone is rung into it by the follow-up operation (tasks.FOLLOW_UPS)."""
+    the agent's softphone is rung into it by the follow-up operation (tasks._follow_up). An
+    internal call dials a colleague's softphone (`to` is a client address) the same way."""
     call = twilio_client().calls.create(
         to=to,
         from_=settings.TWILIO_CALLER_ID,
         url=join_url("", "customer"),
         method="POST",
-        status_callback=twilio_url("twilio-status"),
+        status_callback=_leg_status_url(direct=True),
         status_callback_event=AGENT_LEG_EVENTS,
         status_callback_method="POST",
         timeout=OUTBOUND_RING_SECONDS,
@@ -136,7 +151,7 @@ def add_participant(
         "to": to,
         "label": label or None,
         "muted": muted,
-        "status_callback": twilio_url("twilio-status", **{"for": customer_call_sid}),
+        "status_callback": _leg_status_url(customer_call_sid, direct=True),
         "status_callback_event": AGENT_LEG_EVENTS,
         "end_conference_on_exit": False,
     }

@@ -89,6 +89,7 @@ def _follow_up(operation: Operation) -> None:
                 "customer_call_sid": operation.result_sid,
                 "identity": operation.params["identity"],
                 "ring_timeout": gateway.OUTBOUND_RING_SECONDS,
+                "direct": True,
             },
         )
 

@@ -44,6 +44,8 @@ def _context(request) -> dict:
     if (callback := request.GET.get("callback", "")).isdigit():
         context["callback"] = int(callback)  # the dial of a callback request,
         context["callback_leg"] = request.GET.get("leg", "")  # for the agent on this leg
+    if request.GET.get("direct") == "1":
+        context["direct"] = True  # an agent's leg routing did not offer (direct_legs)
     return context
 
 

@@ -11,6 +11,7 @@ from .agents import (
 from .call_control import (
     MONITOR_MODES,
     TRANSFER_MODES,
+    call_between_agents,
     call_dial_out,
     call_hang_up,
     call_monitor,
@@ -54,6 +55,7 @@ __all__ = [
     "agent_set_status",
     "agents_presence_sweep",
     "agents_reset_daily_counters",
+    "call_between_agents",
     "call_dial_out",
     "call_enqueue",
     "call_enter_menu",

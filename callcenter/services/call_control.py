@@ -226,10 +226,26 @@ def call_dial_out(*, agent: Agent, number: str, request_key: str | None = None) 
     )
 
 
+@transaction.atomic
+def call_between_agents(*, caller: Agent, callee: Agent, request_key: str) -> Operation:
+    """An internal call: dial `callee`'s softphone, whose leg holds a conference named after
+    itself, and ring `caller`'s softphone into it (click-to-call's follow-up). Both are held
+    busy while they talk (direct_legs); either hanging up ends the call for the other."""
+    if caller.pk == callee.pk:
+        raise InvalidInput("An agent cannot call themselves.", code="self")
+    return operation_request(
+        kind=OperationKind.DIAL_OUT,
+        key=f"internal:{request_key}",
+        params={
+            "to": client_address(callee.softphone_identity),
+            "identity": caller.softphone_identity,
+        },
+    )
+
+
 TRANSFER_MODES = ("cold", "warm")
 
 
-@transaction.atomic
 @transaction.atomic
 def call_move_to_queue(*, call_id: int, queue: Queue, request_key: str | None = None) -> Operation:
     """A supervisor moves a waiting caller to another queue: Twilio redirects the call out of

@@ -41,6 +41,7 @@ from callcenter.services.call_facts import (
     save_fields,
     settle,
 )
+from callcenter.services.direct_legs import follow_direct_leg
 from callcenter.services.work import (
     follow_callback_agent_leg,
     follow_callback_call,
@@ -385,6 +386,8 @@ def _apply_status(event: TwilioEvent, stored: CallEvent) -> Call:
         follow_callback_call(call, callback_id, event.context.get("callback_leg", ""), status)
     if status in TERMINAL_STATUSES:
         follow_customer_call(call)
+    if event.context.get("direct"):
+        follow_direct_leg(call)
     return call
 
 

@@ -16,13 +16,15 @@ from .chat import paginate
 
 class InvitationInput(serializers.Serializer):
     receiver = serializers.IntegerField()
-    call = serializers.IntegerField()
+    call = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="Omit to invite to a new call."
+    )
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
 
 
 class InvitationListView(APIView):
     """Invitations you sent or received, newest first; POST invites a colleague (an agent)
-    into your current call."""
+    into your current call (`call`), or to a new call between you two (no `call`)."""
 
     permission_classes = [IsAuthenticated]
 

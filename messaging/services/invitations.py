@@ -1,5 +1,6 @@
 """Call invitations: an agent on a call invites a colleague, who accepts (their softphone is
-dialed into the call's conference), declines, or lets it expire; the caller may cancel.
+dialed into the call's conference), declines, or lets it expire; the caller may cancel. An
+invitation without a call is to a new call: accepted, both softphones are rung into one.
 Logged events `invitation.created` and `invitation.updated` go to both people. Every change
 clears the receiver's cached pending check after commit."""
 
@@ -14,6 +15,7 @@ from callcenter.choices import CallStage
 from callcenter.errors import InvalidInput, TransitionNotAllowed
 from callcenter.models import Agent, Call
 from callcenter.participants import agent_participant_label, client_address
+from callcenter.services import call_between_agents
 from messaging.errors import NotFound
 from messaging.frames import invitation_data
 from messaging.models import CallInvitation, InvitationStatus
@@ -23,13 +25,26 @@ from telephony.services import operation_request
 
 
 def pending_cache_key(user_id: int) -> str:
+    """The cached pending check: (the version it was computed at, the invitations)."""
     return f"messaging:pending-invitations:{user_id}"
 
 
+def pending_version_key(user_id: int) -> str:
+    return f"messaging:pending-invitations-version:{user_id}"
+
+
 def forget_pending(user_ids) -> None:
-    """Drop the users' cached pending checks once the transaction commits."""
-    keys = [pending_cache_key(uid) for uid in set(user_ids)]
-    transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
+    """Once the transaction commits, move the users' pending-check versions on: an answer
+    computed before the change is never served again, even one a concurrent reader stores
+    after it (deleting the entry would let that one stand until it expires)."""
+    keys = [pending_version_key(uid) for uid in set(user_ids)]
+
+    def bump():
+        for key in keys:
+            cache.add(key, 0, timeout=None)
+            cache.incr(key)
+
+    transaction.on_commit(bump, robust=True)
 
 
 def _publish(invitation: CallInvitation, type_: str) -> None:
@@ -40,21 +55,18 @@ def _publish(invitation: CallInvitation, type_: str) -> None:
 
 
 @transaction.atomic
-def invitation_create(*, caller, receiver_id: int, call_id: int, note: str = "") -> CallInvitation:
-    """Invite `receiver_id` (an agent) into `call_id`, the caller's own connected call."""
+def invitation_create(
+    *, caller, receiver_id: int, call_id: int | None = None, note: str = ""
+) -> CallInvitation:
+    """Invite `receiver_id` (an agent) into `call_id`, the caller's own connected call, or,
+    without `call_id`, to a new call between the two (the caller must be an agent too)."""
     if receiver_id == caller.pk:
         raise InvalidInput("You cannot invite yourself.", code="self")
-    call = (
-        Call.objects.filter(pk=call_id, agent__user=caller)
-        .only("pk", "stage", "conference_sid")
-        .first()
-    )
-    if call is None:
-        raise InvalidInput(
-            "You can invite colleagues only into your own call.", code="not_your_call"
-        )
-    if call.stage != CallStage.CONNECTED or not call.conference_sid:
-        raise TransitionNotAllowed("The call is not connected.", code="not_connected")
+    if call_id is None:
+        if not Agent.objects.filter(user=caller).exists():
+            raise InvalidInput("Only an agent can start a call.", code="not_an_agent")
+    else:
+        _require_own_connected_call(caller, call_id)
     receiver = (
         Agent.objects.select_related("user")
         .filter(user_id=receiver_id, user__is_active=True)
@@ -68,7 +80,7 @@ def invitation_create(*, caller, receiver_id: int, call_id: int, note: str = "")
             invitation = CallInvitation.objects.create(
                 caller=caller,
                 receiver=receiver.user,
-                call_id=call.pk,
+                call_id=call_id,
                 note=(note or "").strip()[:200],
                 created_at=now,
                 expires_at=now + timedelta(seconds=settings.MESSAGING_INVITATION_TTL_SECONDS),
@@ -80,6 +92,20 @@ def invitation_create(*, caller, receiver_id: int, call_id: int, note: str = "")
         ) from None
     _publish(invitation, "invitation.created")
     return invitation
+
+
+def _require_own_connected_call(caller, call_id: int) -> None:
+    call = (
+        Call.objects.filter(pk=call_id, agent__user=caller)
+        .only("pk", "stage", "conference_sid")
+        .first()
+    )
+    if call is None:
+        raise InvalidInput(
+            "You can invite colleagues only into your own call.", code="not_your_call"
+        )
+    if call.stage != CallStage.CONNECTED or not call.conference_sid:
+        raise TransitionNotAllowed("The call is not connected.", code="not_connected")
 
 
 def _locked(invitation_id: int, user) -> CallInvitation:
@@ -120,11 +146,31 @@ def invitation_respond(*, invitation_id: int, user, action: str) -> CallInvitati
     if invitation.expires_at <= now:
         raise TransitionNotAllowed("The invitation has expired.", code="invitation_expired")
     if status == InvitationStatus.ACCEPTED:
-        _dial_into_call(invitation)
+        if invitation.call_id is None:
+            _start_call(invitation)
+        else:
+            _dial_into_call(invitation)
     invitation.status, invitation.responded_at = status, now
     invitation.save(update_fields=["status", "responded_at"])
     _publish(invitation, "invitation.updated")
     return invitation
+
+
+def _start_call(invitation: CallInvitation) -> None:
+    """The new call: the receiver's softphone is dialed, then the caller's rings into it."""
+    agents = {
+        a.user_id: a
+        for a in Agent.objects.filter(
+            user_id__in=[invitation.caller_id, invitation.receiver_id]
+        ).only("pk", "user_id", "softphone_identity")
+    }
+    if len(agents) < 2:
+        raise TransitionNotAllowed("One of you is no longer an agent.", code="not_an_agent")
+    call_between_agents(
+        caller=agents[invitation.caller_id],
+        callee=agents[invitation.receiver_id],
+        request_key=f"invitation:{invitation.pk}",
+    )
 
 
 def _dial_into_call(invitation: CallInvitation) -> None:

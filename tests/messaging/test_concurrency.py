@@ -148,3 +148,14 @@ def test_concurrent_sends_leave_every_seat_on_the_latest_message(round_):
     assert not [r for r in results if isinstance(r, Exception)], results
     latest = Message.objects.latest("id").pk
     assert set(Participant.objects.values_list("last_message_id", flat=True)) == {latest}
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_two_invitations_to_a_new_call_between_a_pair_make_one(round_):
+    ana, ben = AgentFactory().user, AgentFactory().user
+    results = race(
+        *[lambda: invitations_module.invitation_create(caller=ana, receiver_id=ben.pk)] * 2
+    )
+    refused = [r for r in results if isinstance(r, DomainError)]
+    assert len(refused) == 1 and refused[0].code == "already_invited", results
+    assert CallInvitation.objects.filter(call__isnull=True, status="pending").count() == 1

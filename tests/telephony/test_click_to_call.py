@@ -8,7 +8,7 @@ import requests
 from rest_framework.authtoken.models import Token
 
 from callcenter.choices import CallStage
-from callcenter.models import Call
+from callcenter.models import AgentStatusEvent, Call
 from telephony.models import Operation, OperationStatus
 from telephony.simulator.config import AgentBehaviour, CustomerBehaviour
 from telephony.simulator.from_settings import config_from_settings
@@ -91,6 +91,11 @@ def test_agent_and_customer_meet_and_the_call_ends_cleanly(world):
     leg = Call.objects.get(parent=customer)
     assert leg.agent == agent and leg.to_number == f"client:{agent.softphone_identity}"
     assert not Operation.objects.filter(status=OperationStatus.FAILED).exists()
+    # On a call while talking (routing offered them nothing meanwhile), idle after.
+    trail = AgentStatusEvent.objects.filter(agent=agent).order_by("id")
+    assert list(trail.values_list("to_activity", flat=True)) == ["on_call", "idle"]
+    agent.refresh_from_db()
+    assert (agent.activity, agent.active_calls) == ("idle", 0)
 
 
 def test_unreached_customer_releases_the_agent(world):

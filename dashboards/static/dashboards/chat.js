@@ -124,9 +124,10 @@
         div.className = "invitation";
         div.dataset.invitationId = i.id;
         const text = document.createElement("span");
-        text.textContent = `${i.caller.name} invites you to join a call${i.note ? `: ${i.note}` : ""} `;
+        const what = i.call === null ? "a call with them" : "join their call";
+        text.textContent = `${i.caller.name} invites you to ${what}${i.note ? `: ${i.note}` : ""} `;
         div.append(text,
-          button("Join", () => answer(i.id, "accept")),
+          button(i.call === null ? "Call" : "Join", () => answer(i.id, "accept")),
           button("Decline", () => answer(i.id, "decline"), "secondary"));
         return div;
       }));
@@ -272,6 +273,15 @@
       await api("POST", "/api/v1/invitations/",
         {receiver: Number($("colleague").value), call: call.id, note: $("ping-text").value});
       $("ping-note").textContent = "Invitation sent.";
+    } catch (error) {
+      $("ping-note").textContent = error.message;
+    }
+  });
+  $("invite-new").addEventListener("click", async () => {
+    try {
+      await api("POST", "/api/v1/invitations/",
+        {receiver: Number($("colleague").value), note: $("ping-text").value});
+      $("ping-note").textContent = "Call invitation sent.";
     } catch (error) {
       $("ping-note").textContent = error.message;
     }
