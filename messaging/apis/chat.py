@@ -2,7 +2,7 @@
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import pagination, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -11,6 +11,8 @@ from rest_framework.views import APIView
 
 from messaging import selectors, services
 from messaging.frames import message_data
+
+from . import schema
 
 
 class InboxPagination(pagination.CursorPagination):
@@ -54,13 +56,25 @@ class ConversationListView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="conversations_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="conversations_list",
+        responses={200: schema.ConversationPageOutput, **schema.errors()},
+    )
     def get(self, request):
         return paginate(
             self, InboxPagination(), selectors.inbox_of(request.user), selectors.seat_data
         )
 
-    @extend_schema(request=ConversationInput, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        request=ConversationInput,
+        responses={
+            201: schema.ConversationOutput,
+            200: OpenApiResponse(
+                schema.ConversationOutput, description="The existing direct conversation."
+            ),
+            **schema.errors(400),
+        },
+    )
     def post(self, request):
         data = ConversationInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -83,7 +97,7 @@ class ConversationListView(APIView):
 class ConversationDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: schema.ConversationOutput, **schema.errors(404)})
     def get(self, request, conversation_id: int):
         return Response(selectors.seat_data(selectors.seat_of(request.user, conversation_id)))
 
@@ -105,7 +119,7 @@ class MessageListView(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: schema.MessagePageOutput, **schema.errors(404)})
     def get(self, request, conversation_id: int):
         messages = selectors.messages_of(request.user, conversation_id)
         return paginate(
@@ -115,7 +129,16 @@ class MessageListView(APIView):
             lambda m: message_data(m, ping=selectors.ping_of(m)),
         )
 
-    @extend_schema(request=MessageInput, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        request=MessageInput,
+        responses={
+            201: schema.MessageOutput,
+            200: OpenApiResponse(
+                schema.MessageOutput, description="A retry: the message stored with `client_id`."
+            ),
+            **schema.errors(400, 404),
+        },
+    )
     def post(self, request, conversation_id: int):
         payload = request.data
         if hasattr(payload, "getlist"):  # multipart: several `files` parts
@@ -144,7 +167,9 @@ class MessageDetailView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=MessageEditInput, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        request=MessageEditInput, responses={200: schema.MessageOutput, **schema.errors(400, 404)}
+    )
     def patch(self, request, conversation_id: int, message_id: int):
         data = MessageEditInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -156,7 +181,7 @@ class MessageDetailView(APIView):
         )
         return Response(message_data(message))
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: schema.MessageOutput, **schema.errors(400, 404)})
     def delete(self, request, conversation_id: int, message_id: int):
         message = services.message_delete(
             conversation_id=conversation_id, message_id=message_id, user=request.user
@@ -173,7 +198,9 @@ class MarkReadView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=ReadInput, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        request=ReadInput, responses={200: schema.MarkReadOutput, **schema.errors(400, 404)}
+    )
     def post(self, request, conversation_id: int):
         data = ReadInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -194,7 +221,7 @@ class TypingView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=TypingInput, responses=None)
+    @extend_schema(request=TypingInput, responses={204: None, **schema.errors(400, 404)})
     def post(self, request, conversation_id: int):
         data = TypingInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -211,7 +238,9 @@ class AttachmentView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **schema.errors(404)}
+    )
     def get(self, request, attachment_id: int):
         attachment = selectors.attachment_for(request.user, attachment_id)
         response = FileResponse(

@@ -1,6 +1,5 @@
 """Call invitations: create, list, the pending check, accept / decline / cancel."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -11,6 +10,7 @@ from callcenter.rest import PageNumberPagination
 from messaging import selectors, services
 from messaging.frames import invitation_data
 
+from . import schema
 from .chat import paginate
 
 
@@ -28,13 +28,16 @@ class InvitationListView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: schema.InvitationPageOutput, **schema.errors()})
     def get(self, request):
         return paginate(
             self, PageNumberPagination(), selectors.invitations_of(request.user), invitation_data
         )
 
-    @extend_schema(request=InvitationInput, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        request=InvitationInput,
+        responses={201: schema.InvitationOutput, **schema.errors(400, 409)},
+    )
     def post(self, request):
         data = InvitationInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -52,7 +55,7 @@ class PendingInvitationsView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: schema.PendingInvitationsOutput, **schema.errors()})
     def get(self, request):
         return Response({"results": selectors.pending_invitations(request.user)})
 
@@ -63,7 +66,9 @@ class InvitationRespondView(APIView):
     permission_classes = [IsAuthenticated]
     action = ""
 
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        request=None, responses={200: schema.InvitationOutput, **schema.errors(400, 404, 409)}
+    )
     def post(self, request, invitation_id: int):
         invitation = services.invitation_respond(
             invitation_id=invitation_id, user=request.user, action=self.action

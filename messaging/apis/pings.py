@@ -1,7 +1,6 @@
 """Pings (single and batch), their list and their statistics."""
 
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -13,6 +12,7 @@ from messaging import selectors, services
 from messaging.errors import PingLimited
 from messaging.frames import message_data, user_data
 
+from . import schema
 from .chat import paginate
 
 
@@ -81,7 +81,7 @@ class PingListView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: schema.PingPageOutput, **schema.errors(400)})
     def get(self, request):
         direction = request.query_params.get("direction", "sent")
         if direction not in ("sent", "received"):
@@ -92,7 +92,10 @@ class PingListView(APIView):
             self, PageNumberPagination(), selectors.pings_of(request.user, direction), _ping_row
         )
 
-    @extend_schema(request=PingInput, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        request=PingInput,
+        responses={201: schema.PingSentOutput, **schema.errors(400), 429: schema.PING_LIMITED},
+    )
     def post(self, request):
         data = PingInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -117,7 +120,9 @@ class PingBatchView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=PingBatchInput, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        request=PingBatchInput, responses={200: schema.PingBatchOutput, **schema.errors(400)}
+    )
     def post(self, request):
         data = PingBatchInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -138,7 +143,7 @@ class PingStatsView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: schema.PingStatsOutput, **schema.errors(400)})
     def get(self, request):
         raw = request.query_params.get("days", "7")
         if not raw.isdigit() or not 1 <= int(raw) <= 90:
