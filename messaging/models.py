@@ -285,12 +285,17 @@ class CallInvitation(models.Model):
                 condition=Q(expires_at__gt=models.F("created_at")),
                 name="messaging_invitation_expires_after_created",
             ),
-            # One pending invitation per pair and call; to a new call (no call) too.
+            # One pending invitation per pair and call, and one per pair to a new call (two
+            # partial indexes: SQLite, the embedded run's database, has no NULLS NOT DISTINCT).
             models.UniqueConstraint(
                 fields=["caller", "receiver", "call"],
                 condition=Q(status="pending"),
-                nulls_distinct=False,
                 name="messaging_invitation_one_pending",
+            ),
+            models.UniqueConstraint(
+                fields=["caller", "receiver"],
+                condition=Q(status="pending", call__isnull=True),
+                name="messaging_invitation_one_pending_new_call",
             ),
         ]
         indexes = [

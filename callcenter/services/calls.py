@@ -24,7 +24,7 @@ from callcenter.choices import (
     WorkStatus,
 )
 from callcenter.errors import TransitionNotAllowed
-from callcenter.locks import lock_call
+from callcenter.locks import create_call_locked, lock_call
 from callcenter.models import (
     Call,
     CallbackRequest,
@@ -216,23 +216,20 @@ def _locked_call(event: TwilioEvent, *, parent_sid: str = "") -> Call:
         return call
     params = event.params
     parent_sid = params.get("ParentCallSid") or parent_sid
-    # ON CONFLICT DO NOTHING: a concurrent callback of the same call may create it first.
-    Call.objects.bulk_create(
-        [
-            Call(
-                call_sid=event.call_sid,
-                parent_call_sid=parent_sid,
-                parent=Call.objects.filter(call_sid=parent_sid).first() if parent_sid else None,
-                direction=params.get("Direction") or CallDirection.INBOUND,
-                from_number=params.get("From", ""),
-                to_number=params.get("To", ""),
-                agent=agent_for(params.get("To", "")),
-                created_at=event.twilio_timestamp or event.at,
-            )
-        ],
-        ignore_conflicts=True,
+    created = create_call_locked(
+        Call(
+            call_sid=event.call_sid,
+            parent_call_sid=parent_sid,
+            parent=Call.objects.filter(call_sid=parent_sid).first() if parent_sid else None,
+            direction=params.get("Direction") or CallDirection.INBOUND,
+            from_number=params.get("From", ""),
+            to_number=params.get("To", ""),
+            agent=agent_for(params.get("To", "")),
+            created_at=event.twilio_timestamp or event.at,
+        )
     )
-    return lock_call(event.call_sid)
+    # None: a concurrent callback of the same call created it first.
+    return created or lock_call(event.call_sid)
 
 
 @transaction.atomic
