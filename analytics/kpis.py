@@ -10,12 +10,14 @@ from array import array
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from math import ceil
+from sys import byteorder
 
 EDGES: tuple[int, ...] = (
     *range(0, 31), *range(35, 121, 5), *range(135, 601, 15), *range(660, 1801, 60),
     *range(2100, 3601, 300), 5400, 7200, 10800,
 )  # fmt: skip
 PERCENTILES = (50, 90, 95)
+BIG_ENDIAN = byteorder == "big"
 
 QUEUE_FORMULAS = {
     "offered": "queue entries in the period (a call entering two queues counts in each)",
@@ -62,11 +64,17 @@ def from_bytes(blob) -> array:
         return empty_histogram()
     out = array("I")
     out.frombytes(blob)
+    if BIG_ENDIAN:
+        out.byteswap()
     return out
 
 
 def to_bytes(hist) -> bytes:
-    return array("I", hist).tobytes()
+    """Little-endian 32-bit counts, as the rollup SQL packs them (analytics.dialect)."""
+    out = array("I", hist)
+    if BIG_ENDIAN:
+        out.byteswap()
+    return out.tobytes()
 
 
 def sum_histograms(blobs) -> array:

@@ -5,6 +5,14 @@ rollup watermark and the stored daily summaries. Nothing else writes them (analy
 from django.db import models
 from django.db.models import Q
 
+# Derived rows point at calls, queues and agents without database-level foreign keys or
+# one-column indexes: a recompute writes a million facts and a million rollup rows, and a
+# deferred check per row and key (plus an index the composite ones already cover) would cost
+# more than the derivation. Django still cascades deletes; only analytics writes these rows,
+# from rows it has just read.
+DERIVED = {"on_delete": models.CASCADE, "related_name": "+", "db_constraint": False,
+           "db_index": False}  # fmt: skip
+
 
 class EntryOutcome(models.TextChoices):
     """How a queue entry ended (a call that entered two queues has two entries)."""
@@ -22,12 +30,11 @@ class EntryOutcome(models.TextChoices):
 class QueueEntryFact(models.Model):
     """One queue entry of a customer call, derived from the Call row and its CallEvents."""
 
-    call = models.ForeignKey("callcenter.Call", on_delete=models.CASCADE, related_name="+")
+    call = models.ForeignKey("callcenter.Call", **DERIVED)
     seq = models.PositiveSmallIntegerField(help_text="0 for the call's first queue entry.")
-    queue = models.ForeignKey("callcenter.Queue", on_delete=models.CASCADE, related_name="+")
-    agent = models.ForeignKey(
-        "callcenter.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    queue = models.ForeignKey("callcenter.Queue", **DERIVED)
+    agent = models.ForeignKey("callcenter.Agent", null=True, blank=True,
+                              **{**DERIVED, "on_delete": models.SET_NULL})  # fmt: skip
     outcome = models.CharField(max_length=20, choices=EntryOutcome.choices)
     transferred_out = models.BooleanField(default=False, help_text="Answered, then transferred.")
     entered_at = models.DateTimeField()
@@ -79,9 +86,9 @@ class MissedOfferFact(models.Model):
     """An offer the agent rejected or let ring out (routing's Reservation), per call."""
 
     reservation_id = models.BigIntegerField(primary_key=True)
-    call = models.ForeignKey("callcenter.Call", on_delete=models.CASCADE, related_name="+")
-    agent = models.ForeignKey("callcenter.Agent", on_delete=models.CASCADE, related_name="+")
-    queue = models.ForeignKey("callcenter.Queue", on_delete=models.CASCADE, related_name="+")
+    call = models.ForeignKey("callcenter.Call", **DERIVED)
+    agent = models.ForeignKey("callcenter.Agent", **DERIVED)
+    queue = models.ForeignKey("callcenter.Queue", **DERIVED)
     offered_at = models.DateTimeField()
     interval_start = models.DateTimeField()
 
@@ -105,7 +112,7 @@ QUEUE_COUNTERS = (
 class QueueRollup(models.Model):
     """Counters and histograms of a queue's entries (both rollup tables)."""
 
-    queue = models.ForeignKey("callcenter.Queue", on_delete=models.CASCADE, related_name="+")
+    queue = models.ForeignKey("callcenter.Queue", **DERIVED)
     offered = models.PositiveIntegerField(default=0)
     answered = models.PositiveIntegerField(default=0)
     answered_within_sl = models.PositiveIntegerField(default=0)
@@ -183,7 +190,7 @@ class AgentInterval(models.Model):
     """An agent's 15-minute interval: time per status/activity (AgentStatusEvent), calls
     answered with their talk/hold/wrap-up (entry facts), offers missed (reservations)."""
 
-    agent = models.ForeignKey("callcenter.Agent", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey("callcenter.Agent", **DERIVED)
     interval_start = models.DateTimeField()
     logged_in_seconds = models.FloatField(default=0, help_text="Status not offline.")
     available_idle_seconds = models.FloatField(default=0, help_text="Available and idle.")

@@ -10,24 +10,11 @@ completed by the Call row (its last queue and `enqueued_at`, end, outcome, and i
 agent and hold when there are no conference events). Wrap-up is the agent's `wrap_up`
 activity (`AgentStatusEvent`) that began when the entry's service ended. Missed offers are the
 call's rejected or timed-out reservations. Only ended calls have facts.
+
+The derivation is SQL (`derivation.py`), set-based over any number of calls; `store.py`
+upserts its rows.
 """
 
-from .entries import INTERVAL, CallRow, derive_call_facts, floor_interval, local_date
-from .store import (
-    calls_of_events,
-    calls_of_wrap_ups_ended,
-    rebuild_call_facts,
-    unnest_upsert,
-)
+from .store import calls_of_events, calls_of_wrap_ups_ended, rebuild_call_facts, rebuild_facts
 
-__all__ = [
-    "INTERVAL",
-    "CallRow",
-    "calls_of_events",
-    "calls_of_wrap_ups_ended",
-    "derive_call_facts",
-    "floor_interval",
-    "local_date",
-    "rebuild_call_facts",
-    "unnest_upsert",
-]
+__all__ = ["calls_of_events", "calls_of_wrap_ups_ended", "rebuild_call_facts", "rebuild_facts"]

@@ -1,205 +1,119 @@
-"""Facts written: a batch of calls re-derived and upserted, and which calls a run must
-re-derive (their callbacks arrived, or a wrap-up of theirs ended)."""
+"""Facts written: the derivation (derivation.py) upserted for a set of calls, the facts that
+vanished deleted, and which calls a run must re-derive (their callbacks arrived, or a wrap-up
+of theirs ended)."""
 
-from collections import defaultdict
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
-import psycopg
 from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
-from psycopg.types.json import Jsonb
 
+from analytics import dialect as d
 from analytics.models import MissedOfferFact, QueueEntryFact
 from callcenter.choices import AgentActivity
-from callcenter.models import Agent, AgentStatusEvent, Call, CallEvent, Queue
-from callcenter.participants import AGENT_LABEL_PREFIX
-from routing.models import MISSED_STATUSES, Reservation
+from callcenter.models import AgentStatusEvent, Call, CallEvent
 
-from .entries import (
-    CALL_FIELDS,
-    WRAP_UP_EARLY,
-    WRAP_UP_LONGEST,
-    WRAP_UP_MATCH,
-    CallRow,
-    derive_call_facts,
-    floor_interval,
+from .derivation import (
+    FACT_COLUMNS,
+    FACTS_TABLE,
+    MISSED_COLUMNS,
+    MISSED_TABLE,
+    WRAP_UP_EARLY_US,
+    WRAP_UP_MATCH_US,
+    facts_select,
+    missed_select,
 )
 
-
-def _wrap_up_spans(agent_ids, since: datetime, until: datetime):
-    """Each agent's completed wrap-up spans beginning in [since, until]: {agent: [(start, end)]}."""
-    spans: dict[int, list] = defaultdict(list)
-    if not agent_ids:
-        return spans
-    rows = (
-        AgentStatusEvent.objects.filter(
-            agent_id__in=agent_ids,
-            occurred_at__gte=since,
-            occurred_at__lte=until + WRAP_UP_LONGEST,
-        )
-        .order_by("agent_id", "occurred_at", "id")
-        .values_list("agent_id", "from_activity", "to_activity", "occurred_at")
-    )
-    started: dict[int, datetime] = {}
-    for agent_id, before, after, at in rows:
-        if after == AgentActivity.WRAP_UP and before != AgentActivity.WRAP_UP:
-            if at <= until:
-                started[agent_id] = at
-        elif before == AgentActivity.WRAP_UP != after and agent_id in started:
-            start = started.pop(agent_id)
-            if at - start <= WRAP_UP_LONGEST:
-                spans[agent_id].append((start, at))
-    return spans
+CALLS_TABLE = Call._meta.db_table
 
 
 def rebuild_call_facts(call_ids) -> tuple[set, set, set]:
     """Replace the facts of `call_ids` (customer calls) by freshly derived ones.
 
     Returns the keys whose rollups changed: {(queue, interval)}, {(queue, date)},
-    {(agent, interval)} of the old and the new facts. Five queries per batch whatever its size."""
+    {(agent, interval)} of the old and the new facts."""
     call_ids = sorted(set(call_ids))
-    old = list(
-        QueueEntryFact.objects.filter(call_id__in=call_ids).values_list(
-            "queue_id", "interval_start", "local_date", "agent_id", "agent_interval_start"
-        )
-    )
-    old_missed = list(
-        MissedOfferFact.objects.filter(call_id__in=call_ids).values_list(
-            "agent_id", "interval_start"
-        )
-    )
-    calls = [
-        CallRow(*row)
-        for row in Call.objects.filter(
-            pk__in=call_ids, parent__isnull=True, ended_at__isnull=False
-        ).values_list(*CALL_FIELDS)
-    ]
-    ended_ids = [c.pk for c in calls]
-    events_by_call: dict[int, list] = defaultdict(list)
-    for event in CallEvent.objects.filter(
-        call_id__in=ended_ids, kind__in=("transfer", "enqueue-action", "conference")
-    ).only("id", "call_id", "kind", "payload", "context", "twilio_timestamp", "received_at"):
-        events_by_call[event.call_id].append(event)
-    queues = Queue.objects.in_bulk()
-    identities = {
-        e.payload.get("ParticipantLabel", "").removeprefix(AGENT_LABEL_PREFIX)
-        for events in events_by_call.values()
-        for e in events
-        if e.kind == "conference"
-        and e.payload.get("ParticipantLabel", "").startswith(AGENT_LABEL_PREFIX)
-    }
-    agents_by_identity = (
-        dict(
-            Agent.objects.filter(softphone_identity__in=identities).values_list(
-                "softphone_identity", "id"
+    if not call_ids:
+        return set(), set(), set()
+    ids = d.id_list(call_ids)
+    before = _keys(ids)
+    rebuild_facts(d.in_ids("c.id"), [ids])
+    after = _keys(ids)
+    return tuple(a | b for a, b in zip(before, after, strict=True))
+
+
+def rebuild_facts(scope: str, params: list) -> None:
+    """Upsert the derived facts and missed offers of the calls `c` matching `scope` (a row
+    keeps its id when re-derived; unchanged rows are not written) and delete those of theirs
+    that vanished."""
+    d.prepare()
+    calls = f"SELECT c.id FROM {CALLS_TABLE} c WHERE {scope}"  # noqa: S608 - our SQL
+    with connection.cursor() as cursor:
+        if d.is_postgresql():
+            cursor.execute(
+                f"WITH derived AS MATERIALIZED ({facts_select(scope)}),"  # noqa: S608
+                f" upserted AS ({_upsert(FACTS_TABLE, FACT_COLUMNS, 'derived', 2)} RETURNING 1),"
+                f" vanished AS ({_delete_vanished(calls, 'derived')} RETURNING 1)"
+                " SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM vanished)",
+                params + params,
             )
+        else:
+            cursor.execute("DROP TABLE IF EXISTS temp.analytics_derived")
+            cursor.execute(f"CREATE TEMP TABLE analytics_derived AS {facts_select(scope)}", params)
+            cursor.execute(_upsert(FACTS_TABLE, FACT_COLUMNS, "analytics_derived", 2))
+            cursor.execute(_delete_vanished(calls, "analytics_derived"), params)
+            cursor.execute("DROP TABLE temp.analytics_derived")
+        cursor.execute(
+            f"INSERT INTO {MISSED_TABLE} ({', '.join(MISSED_COLUMNS)}) {missed_select(scope)}"
+            f" {_on_conflict(MISSED_TABLE, MISSED_COLUMNS, 1)}",
+            params,
         )
-        if identities
-        else {}
+        cursor.execute(
+            f"DELETE FROM {MISSED_TABLE} WHERE call_id IN ({calls}) AND reservation_id NOT IN"  # noqa: S608
+            f" (SELECT x.id FROM ({missed_select(scope)}) x)",
+            params + params,
+        )
+
+
+def _upsert(table: str, columns, source: str, unique: int) -> str:
+    names = ", ".join(columns)
+    return (
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM {source} WHERE TRUE"  # noqa: S608
+        f" {_on_conflict(table, columns, unique)}"
     )
-    agent_ids = {c.agent_id for c in calls if c.agent_id} | set(agents_by_identity.values())
-    span = [c.ended_at for c in calls]
-    wrap_ups = (
-        _wrap_up_spans(agent_ids, min(span) - timedelta(hours=6), max(span) + WRAP_UP_MATCH)
-        if span
-        else {}
+
+
+def _on_conflict(table: str, columns, unique: int) -> str:
+    """ON CONFLICT on the first `unique` columns: update the others, only when they differ."""
+    keys, rest = columns[:unique], columns[unique:]
+    changed = " OR ".join(d.distinct(f"{table}.{c}", f"excluded.{c}") for c in rest)
+    return (
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET"
+        f" {', '.join(f'{c} = excluded.{c}' for c in rest)} WHERE {changed}"
     )
-    facts = [
-        fact
-        for call in calls
-        for fact in derive_call_facts(
-            call, events_by_call.get(call.pk, []), queues, agents_by_identity, wrap_ups
-        )
-    ]
-    missed = [
-        MissedOfferFact(
-            reservation_id=r.pk,
-            call_id=r.call_id,
-            agent_id=r.agent_id,
-            queue_id=r.queue_id,
-            offered_at=r.offered_at,
-            interval_start=floor_interval(r.offered_at),
-        )
-        for r in Reservation.objects.filter(call_id__in=ended_ids, status__in=MISSED_STATUSES).only(
-            "id", "call_id", "agent_id", "queue_id", "offered_at"
-        )
-    ]
-    _save(call_ids, facts, missed)
-    queue_intervals = {(q, i) for q, i, _, _, _ in old}
-    queue_days = {(q, d) for q, _, d, _, _ in old}
-    agent_intervals = {(a, i) for _, _, _, a, i in old if a and i} | set(old_missed)
-    for f in facts:
-        queue_intervals.add((f.queue_id, f.interval_start))
-        queue_days.add((f.queue_id, f.local_date))
-        if f.agent_id and f.agent_interval_start:
-            agent_intervals.add((f.agent_id, f.agent_interval_start))
-    agent_intervals |= {(m.agent_id, m.interval_start) for m in missed}
+
+
+def _delete_vanished(calls: str, source: str) -> str:
+    return (
+        f"DELETE FROM {FACTS_TABLE} WHERE call_id IN ({calls}) AND NOT EXISTS"  # noqa: S608
+        f" (SELECT 1 FROM {source} x WHERE x.call_id = {FACTS_TABLE}.call_id"
+        f" AND x.seq = {FACTS_TABLE}.seq)"
+    )
+
+
+def _keys(ids) -> tuple[set, set, set]:
+    """Rollup keys of the facts and missed offers of the calls `ids` (an id_list)."""
+    queue_intervals, queue_days, agent_intervals = set(), set(), set()
+    facts = QueueEntryFact.objects.extra(where=[d.in_ids("call_id")], params=[ids])  # noqa: S610
+    for queue_id, interval, day, agent_id, agent_interval in facts.values_list(
+        "queue_id", "interval_start", "local_date", "agent_id", "agent_interval_start"
+    ):
+        queue_intervals.add((queue_id, interval))
+        queue_days.add((queue_id, day))
+        if agent_id and agent_interval:
+            agent_intervals.add((agent_id, agent_interval))
+    missed = MissedOfferFact.objects.extra(where=[d.in_ids("call_id")], params=[ids])  # noqa: S610
+    agent_intervals |= set(missed.values_list("agent_id", "interval_start"))
     return queue_intervals, queue_days, agent_intervals
-
-
-FACT_FIELDS = [
-    f.name for f in QueueEntryFact._meta.concrete_fields if f.name not in ("id", "call", "seq")
-]
-
-
-def _save(call_ids, facts: list[SimpleNamespace], missed: list[MissedOfferFact]) -> None:
-    """Upsert the facts (a row keeps its id when re-derived) and delete those that vanished."""
-    if connection.vendor == "postgresql":
-        _upsert_facts_postgresql(facts)
-    else:
-        QueueEntryFact.objects.bulk_create(
-            [QueueEntryFact(**vars(f)) for f in facts], batch_size=2000,
-            update_conflicts=True, unique_fields=["call", "seq"], update_fields=FACT_FIELDS,
-        )  # fmt: skip
-    counts: dict[int, int] = dict.fromkeys(call_ids, 0)
-    for fact in facts:
-        counts[fact.call_id] += 1
-    by_count: dict[int, list] = defaultdict(list)
-    for call_id, n in counts.items():
-        by_count[n].append(call_id)
-    vanished = Q(pk__in=[])
-    for n, ids in by_count.items():
-        vanished |= Q(call_id__in=ids, seq__gte=n)
-    QueueEntryFact.objects.filter(vanished).delete()
-    MissedOfferFact.objects.bulk_create(
-        missed, batch_size=2000, update_conflicts=True, unique_fields=["reservation_id"],
-        update_fields=["call", "agent", "queue", "offered_at", "interval_start"],
-    )  # fmt: skip
-    MissedOfferFact.objects.filter(call_id__in=call_ids).exclude(
-        reservation_id__in=[m.reservation_id for m in missed]
-    ).delete()
-
-
-def _upsert_facts_postgresql(facts: list[SimpleNamespace]) -> None:
-    unnest_upsert(QueueEntryFact, ("call", "seq"), FACT_FIELDS, facts)
-
-
-def unnest_upsert(model, unique: tuple[str, ...], update: list[str], records) -> None:
-    """PostgreSQL: one INSERT … SELECT FROM unnest(one array per column) ON CONFLICT DO
-    UPDATE; bulk_create's upsert with a parameter per column instead of one per value (5x
-    faster). `records` have the fields' attnames as attributes."""
-    if not records:
-        return
-    fields = [model._meta.get_field(name) for name in (*unique, *update)]
-    columns = [f.column for f in fields]
-    types = [f.db_type(connection).split("(")[0] for f in fields]
-    arrays = [[getattr(record, f.attname) for record in records] for f in fields]
-    for i, kind in enumerate(types):
-        if kind == "double precision":  # one element type per array (0 is an int)
-            arrays[i] = [None if v is None else float(v) for v in arrays[i]]
-        elif kind == "jsonb":
-            arrays[i] = [Jsonb(v) for v in arrays[i]]
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns[len(unique) :])
-    sql = (
-        f"INSERT INTO {model._meta.db_table} ({', '.join(columns)})"  # noqa: S608 - model columns
-        f" SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})"
-        f" ON CONFLICT ({', '.join(columns[: len(unique)])}) DO UPDATE SET {updates}"
-    )
-    connection.ensure_connection()
-    # Server-side binding: the arrays travel as parameters, not as quoted literals.
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, arrays, binary=True)
 
 
 def calls_of_events(event_filter: Q) -> set[int]:
@@ -232,12 +146,16 @@ def calls_of_wrap_ups_ended(since: datetime, until: datetime) -> set[int]:
         .annotate(began=Subquery(began))
         .values_list("agent_id", "began")
     )
+    match, early = (
+        timedelta(microseconds=WRAP_UP_MATCH_US),
+        timedelta(microseconds=WRAP_UP_EARLY_US),
+    )
     windows = Q(pk__in=[])
     for agent_id, start in ends:
         if start is not None:
             windows |= Q(
                 agent_id=agent_id,
-                service_ended_at__gte=start - WRAP_UP_MATCH,
-                service_ended_at__lte=start + WRAP_UP_EARLY,
+                service_ended_at__gte=start - match,
+                service_ended_at__lte=start + early,
             )
     return set(QueueEntryFact.objects.filter(windows).values_list("call_id", flat=True))

@@ -8,18 +8,31 @@ running twice, or over other batch boundaries, gives the same rows. `rollup_reco
 the same for a date range (the `analytics_recompute` command).
 """
 
-from .rollups import agent_time, rollup_agent_intervals, rollup_queue_days, rollup_queue_intervals
+from .agent_time import agent_time
+from .rollups import (
+    Keys,
+    key_pairs,
+    keys_between,
+    rollup_agent_intervals,
+    rollup_queue_days,
+    rollup_queue_intervals,
+)
 from .runs import (
     daily_summaries_generate,
-    facts_rebuild,
+    recompute_facts,
+    recompute_rollups,
     rollup_recompute,
     rollup_run,
 )
 
 __all__ = [
+    "Keys",
     "agent_time",
     "daily_summaries_generate",
-    "facts_rebuild",
+    "key_pairs",
+    "keys_between",
+    "recompute_facts",
+    "recompute_rollups",
     "rollup_agent_intervals",
     "rollup_queue_days",
     "rollup_queue_intervals",

@@ -1,383 +1,299 @@
-"""Rollup rows recomputed from the facts: queues' 15-minute and daily rows, agents' 15-minute
-rows (time replayed from AgentStatusEvent). Each row is recomputed whole and upserted."""
+"""Rollup rows recomputed from the facts in SQL: queues' 15-minute and daily rows, agents'
+15-minute rows (their time replayed by agent_time). Each row of the given keys is recomputed
+whole and upserted (unchanged rows are not written), and a key left without facts loses its
+row. Keys come as a `Keys` source: explicit pairs (the one-minute run) or every key of a time
+window (a recompute), so a million facts never travel through Python."""
 
-from collections import defaultdict
-from datetime import date, datetime, timedelta
-from itertools import islice
-from types import SimpleNamespace
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, Min, OuterRef, Q, Subquery, Sum
 
-from analytics import kpis
-from analytics.facts import INTERVAL, floor_interval, unnest_upsert
+from analytics import dialect as d
 from analytics.models import (
     AGENT_COUNTERS,
     QUEUE_COUNTERS,
     AgentInterval,
-    EntryOutcome,
     MissedOfferFact,
     QueueDay,
     QueueEntryFact,
     QueueInterval,
 )
-from callcenter.choices import AgentActivity, AgentStatus
 from callcenter.models import Agent, AgentStatusEvent
 
+from .agent_time import TIME_COLUMNS, agent_time
+
 ROLLUP_LOCK = 0x414E_4C59  # "ANLY": one rollup at a time across beats and workers
-BATCH = 2000
-ANSWERED = Q(outcome=EntryOutcome.ANSWERED)
-QUEUE_AGGREGATES = {
-    "offered": Count("id"),
-    "answered": Count("id", filter=ANSWERED),
-    "answered_within_sl": Count("id", filter=Q(within_service_level=True)),
-    "abandoned": Count("id", filter=Q(outcome=EntryOutcome.ABANDONED)),
-    "short_abandoned": Count("id", filter=Q(outcome=EntryOutcome.SHORT_ABANDONED)),
-    "transfers": Count("id", filter=Q(transferred_out=True)),
-    "moved": Count("id", filter=Q(outcome=EntryOutcome.TRANSFERRED)),
-    "overflows": Count("id", filter=Q(outcome=EntryOutcome.OVERFLOWED)),
-    "voicemails": Count("id", filter=Q(outcome=EntryOutcome.VOICEMAIL)),
-    "callbacks": Count("id", filter=Q(outcome=EntryOutcome.CALLBACK)),
-    "failed": Count("id", filter=Q(outcome=EntryOutcome.FAILED)),
-    "wait_answered_sum": Sum("wait_seconds", filter=ANSWERED, default=0),
-    "abandon_wait_sum": Sum("wait_seconds", filter=Q(outcome=EntryOutcome.ABANDONED), default=0),
-    "talk_sum": Sum("talk_seconds", default=0),
-    "hold_sum": Sum("hold_seconds", default=0),
-    "wrap_up_sum": Sum("wrap_up_seconds", default=0),
-    "handle_sum": Sum("handle_seconds", default=0),
-    "longest_wait": Max("wait_seconds"),
+FACTS = QueueEntryFact._meta.db_table
+MISSED = MissedOfferFact._meta.db_table
+ANSWERED = "f.outcome = 'answered'"
+QUEUE_SUMS = {
+    "offered": "count(*)",
+    "answered": f"sum(CASE WHEN {ANSWERED} THEN 1 ELSE 0 END)",
+    "answered_within_sl": "sum(CASE WHEN f.within_service_level THEN 1 ELSE 0 END)",
+    "abandoned": "sum(CASE WHEN f.outcome = 'abandoned' THEN 1 ELSE 0 END)",
+    "short_abandoned": "sum(CASE WHEN f.outcome = 'short_abandoned' THEN 1 ELSE 0 END)",
+    "transfers": "sum(CASE WHEN f.transferred_out THEN 1 ELSE 0 END)",
+    "moved": "sum(CASE WHEN f.outcome = 'transferred' THEN 1 ELSE 0 END)",
+    "overflows": "sum(CASE WHEN f.outcome = 'overflowed' THEN 1 ELSE 0 END)",
+    "voicemails": "sum(CASE WHEN f.outcome = 'voicemail' THEN 1 ELSE 0 END)",
+    "callbacks": "sum(CASE WHEN f.outcome = 'callback' THEN 1 ELSE 0 END)",
+    "failed": "sum(CASE WHEN f.outcome = 'failed' THEN 1 ELSE 0 END)",
+    "wait_answered_sum": f"sum(CASE WHEN {ANSWERED} THEN f.wait_seconds ELSE 0 END)",
+    "abandon_wait_sum": "sum(CASE WHEN f.outcome = 'abandoned' THEN f.wait_seconds ELSE 0 END)",
+    "talk_sum": "sum(f.talk_seconds)",
+    "hold_sum": "sum(f.hold_seconds)",
+    "wrap_up_sum": "sum(f.wrap_up_seconds)",
+    "handle_sum": "sum(f.handle_seconds)",
+    "longest_wait": "max(f.wait_seconds)",
 }
-AGENT_FACT_AGGREGATES = {
-    "answered": Count("id"),
-    "talk_sum": Sum("talk_seconds", default=0),
-    "hold_sum": Sum("hold_seconds", default=0),
-    "wrap_up_sum": Sum("wrap_up_seconds", default=0),
-    "handle_sum": Sum("handle_seconds", default=0),
+assert tuple(QUEUE_SUMS)[:-1] == QUEUE_COUNTERS
+AGENT_FACT_SUMS = {
+    "answered": "count(*)",
+    "talk_sum": "sum(f.talk_seconds)",
+    "hold_sum": "sum(f.hold_seconds)",
+    "wrap_up_sum": "sum(f.wrap_up_seconds)",
+    "handle_sum": "sum(f.handle_seconds)",
 }
-TIME_COLUMNS = ("logged_in_seconds", "available_idle_seconds", "offered_seconds",
-                "on_call_seconds", "wrap_up_seconds", "away_seconds")  # fmt: skip
 
 
-def _overlap() -> timedelta:
-    return timedelta(seconds=settings.ANALYTICS_ROLLUP_OVERLAP_SECONDS)
+@dataclass(frozen=True)
+class Keys:
+    """A SELECT of (owner, key) rows: the rollup rows to recompute. `span`, when set, are the
+    bounds (adapted; None for no bound) of a window whose every fact is a key, so the facts
+    are read by a range instead of a join with the keys (a recompute)."""
+
+    sql: str
+    params: tuple = ()
+    span: tuple | None = None
+
+    def scope(self, table: str, alias: str, owner: str, key: str) -> tuple[str, str, tuple]:
+        """(FROM, WHERE, params) of the rows of `table` whose (owner, key) is one of these."""
+        if self.span is None:
+            join = f"{table} {alias} JOIN ({self.sql}) k ON {alias}.{owner} = k.owner"
+            return f"{join} AND {alias}.{key} = k.key", "TRUE", self.params
+        where, params = _within(f"{alias}.{key}", *self.span)
+        return f"{table} {alias}", f"{alias}.{owner} IS NOT NULL AND {where}", params
 
 
-def _chunks(items, size=BATCH):
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
+def _adapt(bound):
+    if bound is None or isinstance(bound, str):
+        return bound
+    if isinstance(bound, datetime):
+        return connection.ops.adapt_datetimefield_value(bound)
+    return connection.ops.adapt_datefield_value(bound)
 
 
-def _keys_filter(keys, field: str, owner: str = "queue_id") -> Q:
-    """A superset of the rows whose (owner, field) is in `keys`: owners x values. Callers sort
-    keys by (value, owner) before chunking, so a chunk is a few values x every owner."""
-    owners = sorted({k[0] for k in keys})
-    values = sorted({k[1] for k in keys})
-    return Q(**{f"{owner}__in": owners, f"{field}__in": values})
+def _within(column: str, begin, end) -> tuple[str, tuple]:
+    conditions, params = [f"{column} IS NOT NULL"], []
+    for bound, op in ((begin, ">="), (end, "<")):
+        if bound is not None:
+            conditions.append(f"{column} {op} %s")
+            params.append(bound)
+    return " AND ".join(conditions), tuple(params)
 
 
-def _by_value(keys):
-    return sorted(keys, key=lambda k: (k[1], k[0]))
+def key_pairs(pairs, kind: str) -> Keys:
+    """Explicit (owner id, key) pairs; `kind` is "timestamptz" or "date"."""
+    pairs = sorted(set(pairs))
+    owners, values = [p[0] for p in pairs], [_adapt(p[1]) for p in pairs]
+    if d.is_postgresql():
+        return Keys(
+            f"SELECT DISTINCT * FROM unnest(%s::bigint[], %s::{kind}[]) AS k(owner, key)",  # noqa: S608
+            (owners, values),
+        )
+    return Keys(
+        "SELECT DISTINCT json_extract(value, '$[0]') AS owner, json_extract(value, '$[1]') AS key"
+        " FROM json_each(%s)",
+        (d.id_list([[o, str(v)] for o, v in zip(owners, values, strict=True)]),),
+    )
+
+
+def keys_between(sources, begin: datetime | date | None, end: datetime | date | None) -> Keys:
+    """Every (owner, key) of the `sources` ([(table, owner column, key column)], the facts'
+    table first) whose key is in [begin, end) (no bound when None)."""
+    span = (_adapt(begin), _adapt(end))
+    parts, params = [], []
+    for table, owner, key in sources:
+        where, bounds = _within(key, *span)
+        parts.append(f"SELECT {owner} AS owner, {key} AS key FROM {table}"  # noqa: S608
+                     f" WHERE {owner} IS NOT NULL AND {where}")  # fmt: skip
+        params += bounds
+    return Keys(" UNION ".join(parts), tuple(params), span)
 
 
 # --- queue rollups ----------------------------------------------------------------------------
 
 
-def _queue_rows(field: str, facts) -> dict[tuple, dict]:
-    """Counters and dense histograms of the `facts` queryset, per (queue, key)."""
-    facts = facts.order_by()
-    rows = {}
-    for r in facts.values("queue_id", field).annotate(**QUEUE_AGGREGATES):
-        key = (r.pop("queue_id"), r.pop(field))
-        r["longest_wait"] = r["longest_wait"] or 0
-        rows[key] = {**r, "wait_histogram": kpis.empty_histogram(),
-                     "handle_histogram": kpis.empty_histogram()}  # fmt: skip
-    for column, bucket in (
-        ("wait_histogram", "wait_bucket"),
-        ("handle_histogram", "handle_bucket"),
-    ):
-        for queue_id, value, index, n in (
-            facts.filter(ANSWERED)
-            .values("queue_id", field, bucket)
-            .annotate(n=Count("id"))
-            .values_list("queue_id", field, bucket, "n")
-        ):
-            rows[(queue_id, value)][column][index] = n
-    for row in rows.values():
-        row["wait_histogram"] = kpis.to_bytes(row["wait_histogram"])
-        row["handle_histogram"] = kpis.to_bytes(row["handle_histogram"])
-    return rows
-
-
-def _upsert(model, field: str, owner: str, rows: dict[tuple, dict], scope: Q, keys=None) -> None:
-    """Write `rows` (insert or update in place: ids kept); delete the rows in `scope` (only
-    those whose key is in `keys`, when given) that are not among them."""
-    columns = [*(QUEUE_COUNTERS if owner == "queue" else AGENT_COUNTERS)]
-    if owner == "queue":
-        columns += ["longest_wait", "wait_histogram", "handle_histogram"]
-    if connection.vendor == "postgresql":
-        records = [
-            SimpleNamespace(**{f"{owner}_id": k[0], field: k[1]}, **v) for k, v in rows.items()
-        ]
-        unnest_upsert(model, (owner, field), columns, records)
-    else:
-        objs = [model(**{f"{owner}_id": k[0], field: k[1]}, **v) for k, v in rows.items()]
-        for chunk in _chunks(objs):
-            model.objects.bulk_create(
-                chunk, update_conflicts=True, unique_fields=[owner, field], update_fields=columns
-            )
-    stale = [
-        pk
-        for pk, owner_id, value in model.objects.filter(scope).values_list(
-            "pk", f"{owner}_id", field
-        )
-        if (owner_id, value) not in rows and (keys is None or (owner_id, value) in keys)
+def _rollup_queue(model, field: str, keys: Keys) -> None:
+    """Upsert the keys' rows from their facts (counters and histograms), then delete the
+    keys' rows left without facts."""
+    d.prepare()
+    table = model._meta.db_table
+    columns = [*QUEUE_SUMS, "wait_histogram", "handle_histogram"]
+    sums = ", ".join(f"{sql} AS {name}" for name, sql in QUEUE_SUMS.items())
+    scoped, where, params = keys.scope(FACTS, "f", "queue_id", field)
+    histograms = [
+        f"""{name}_buckets AS (
+  SELECT f.queue_id, f.{field} AS key, f.{bucket} AS b, count(*) AS n,
+         lag(f.{bucket}, 1, -1)
+           OVER (PARTITION BY f.queue_id, f.{field} ORDER BY f.{bucket}) AS prev
+  FROM {scoped} WHERE {where} AND {ANSWERED} GROUP BY f.queue_id, f.{field}, f.{bucket}
+), {name}s AS (
+  SELECT queue_id, key, {d.histogram("b", "n", "prev")} AS h
+  FROM {name}_buckets GROUP BY queue_id, key
+)"""  # noqa: S608 - model tables and columns
+        for name, bucket in (("wait", "wait_bucket"), ("handle", "handle_bucket"))
     ]
-    if stale:
-        model.objects.filter(pk__in=stale).delete()
-
-
-def _rollup_queue(model, field: str, keys) -> int:
-    """Recompute every row of `keys` (and of the chunks' owners x values, all as correct)."""
-    if connection.vendor == "postgresql":
-        for chunk in _chunks(_by_value(keys), 20 * BATCH):
-            _rollup_queue_postgresql(model, field, chunk)
-        return len(keys)
-    for chunk in _chunks(_by_value(keys)):
-        where = _keys_filter(chunk, field)
-        rows = _queue_rows(field, QueueEntryFact.objects.filter(where))
-        _upsert(model, field, "queue", rows, where)
-    return len(keys)
-
-
-def _rollup_queue_postgresql(model, field: str, keys) -> int:
-    """The same rows in four statements whatever the number of keys: the ORM's aggregates
-    and histogram counts over exactly the keys' facts (a tuple IN over two arrays), one
-    INSERT … ON CONFLICT DO UPDATE of them all, one DELETE of the keys' rows left without
-    facts."""
-    if not keys:
-        return 0
-    key_type = "timestamptz" if field == "interval_start" else "date"
-    scope = f"(queue_id, {field}) IN (SELECT * FROM unnest(%s::bigint[], %s::{key_type}[]))"  # noqa: S608 - model columns
-    ordered = sorted(keys)
-    params = [[k[0] for k in ordered], [k[1] for k in ordered]]
-    facts = QueueEntryFact.objects.extra(where=[scope], params=params)  # noqa: S610 - see scope
-    rows = _queue_rows(field, facts)
-    columns = [*QUEUE_COUNTERS, "longest_wait", "wait_histogram", "handle_histogram"]
-    records = [SimpleNamespace(queue_id=k[0], **{field: k[1]}, **v) for k, v in rows.items()]
-    unnest_upsert(model, ("queue", field), columns, records)
-    delete = (
-        f"DELETE FROM {model._meta.db_table} r"  # noqa: S608 - model tables and columns
-        f" USING unnest(%s::bigint[], %s::{key_type}[]) k(q, v)"
-        f" WHERE r.queue_id = k.q AND r.{field} = k.v AND NOT EXISTS (SELECT 1 FROM"
-        f" {QueueEntryFact._meta.db_table} f WHERE f.queue_id = r.queue_id"
-        f" AND f.{field} = r.{field})"
-    )
+    changed = " OR ".join(d.distinct(f"{table}.{c}", f"excluded.{c}") for c in columns)
+    upsert = f"""
+WITH counters AS (
+  SELECT f.queue_id, f.{field} AS key, {sums} FROM {scoped} WHERE {where}
+  GROUP BY f.queue_id, f.{field}
+), {", ".join(histograms)}
+INSERT INTO {table} (queue_id, {field}, {", ".join(columns)})
+SELECT c.queue_id, c.key, {", ".join(f"c.{c}" for c in QUEUE_SUMS)},
+       coalesce(w.h, {d.empty_histogram()}), coalesce(h.h, {d.empty_histogram()})
+FROM counters c
+LEFT JOIN waits w ON w.queue_id = c.queue_id AND w.key = c.key
+LEFT JOIN handles h ON h.queue_id = c.queue_id AND h.key = c.key
+WHERE TRUE
+ON CONFLICT (queue_id, {field}) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in columns)}
+WHERE {changed}
+"""  # noqa: S608 - model tables and columns
+    rows, rows_where, rows_params = keys.scope(table, "r", "queue_id", field)
+    delete = f"""
+DELETE FROM {table} WHERE id IN (SELECT r.id FROM {rows} WHERE {rows_where} AND NOT EXISTS
+  (SELECT 1 FROM {FACTS} f WHERE f.queue_id = r.queue_id AND f.{field} = r.{field}))
+"""  # noqa: S608 - model tables and columns
     with connection.cursor() as cursor:
-        cursor.execute(delete, params)
-    return len(keys)
+        cursor.execute(upsert, params * 3)
+        cursor.execute(delete, rows_params)
 
 
-def rollup_queue_intervals(keys: set[tuple[int, datetime]]) -> int:
-    return _rollup_queue(QueueInterval, "interval_start", keys)
+def rollup_queue_intervals(keys: Keys) -> None:
+    _rollup_queue(QueueInterval, "interval_start", keys)
 
 
-def rollup_queue_days(keys: set[tuple[int, date]]) -> int:
-    count = _rollup_queue(QueueDay, "local_date", keys)
-    _fill_day_gaps({queue_id for queue_id, _ in keys})
-    return count
+def rollup_queue_days(keys: Keys) -> None:
+    _rollup_queue(QueueDay, "local_date", keys)
+    _fill_day_gaps(keys)
 
 
-def _fill_day_gaps(queue_ids: set[int]) -> None:
-    """Keep each queue's days dense: a row (zeros if need be) for every local day from its
-    first to its last day with entries, none outside. So a report over a period reads the
-    same rows whatever the volume, and the rows depend on the facts alone (incremental runs
-    and a full recompute agree). Three queries, plus one insert when a gap opened."""
-    if not queue_ids:
-        return
-    days = QueueDay.objects.filter(queue_id__in=queue_ids)
-    ranges = {
-        q: (lo, hi)
-        for q, lo, hi in days.filter(offered__gt=0)
-        .order_by()
-        .values("queue_id")
-        .annotate(lo=Min("local_date"), hi=Max("local_date"))
-        .values_list("queue_id", "lo", "hi")
-    }
-    inside = Q(pk__in=[])
-    for q, (lo, hi) in ranges.items():
-        inside |= Q(queue_id=q, local_date__gte=lo, local_date__lte=hi)
-    days.filter(offered=0).exclude(inside).delete()
-    counts = dict(
-        days.order_by().values("queue_id").annotate(n=Count("pk")).values_list("queue_id", "n")
-    )
-    holed = [q for q, (lo, hi) in ranges.items() if counts.get(q, 0) < (hi - lo).days + 1]
-    if not holed:
-        return
-    present = set(days.filter(queue_id__in=holed).values_list("queue_id", "local_date"))
-    zeros = _empty_counters()
-    missing = [
-        QueueDay(queue_id=q, local_date=ranges[q][0] + timedelta(days=i), **zeros)
-        for q in holed
-        for i in range((ranges[q][1] - ranges[q][0]).days + 1)
-        if (q, ranges[q][0] + timedelta(days=i)) not in present
-    ]
-    QueueDay.objects.bulk_create(missing, batch_size=2000, ignore_conflicts=True)
+def _fill_day_gaps(keys: Keys) -> None:
+    """Keep the keys' queues' days dense: a row (zeros if need be) for every local day from
+    the queue's first to its last day with entries, none outside. So a report over a period
+    reads the same rows whatever the volume, and the rows depend on the facts alone
+    (incremental runs and a full recompute agree)."""
+    table = QueueDay._meta.db_table
+    ranges = f"""
+SELECT queue_id, min(local_date) AS lo, max(local_date) AS hi FROM {table}
+WHERE offered > 0 AND queue_id IN (SELECT owner FROM ({keys.sql}) k) GROUP BY queue_id
+"""  # noqa: S608
+    zeros = dict.fromkeys(QUEUE_COUNTERS, "0") | {"longest_wait": "0"}
+    empty = d.empty_histogram()
+    if d.is_postgresql():
+        days = "generate_series(r.lo, r.hi, interval '1 day')::date"
+        missing = f"SELECT r.queue_id, {days} FROM ranges r"  # noqa: S608 - an expression
+    else:
+        missing = """SELECT * FROM (WITH RECURSIVE days(queue_id, day, hi) AS (
+  SELECT queue_id, lo, hi FROM ranges
+  UNION ALL SELECT queue_id, date(day, '+1 day'), hi FROM days WHERE day < hi
+) SELECT queue_id, day FROM days)"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH ranges AS ({ranges}) DELETE FROM {table} WHERE offered = 0"  # noqa: S608
+            f" AND queue_id IN (SELECT owner FROM ({keys.sql}) k) AND NOT EXISTS (SELECT 1 FROM"
+            f" ranges r WHERE r.queue_id = {table}.queue_id AND {table}.local_date"
+            " BETWEEN r.lo AND r.hi)",
+            keys.params + keys.params,
+        )
+        cursor.execute(
+            f"WITH ranges AS ({ranges}) INSERT INTO {table} (queue_id, local_date,"  # noqa: S608
+            f" {', '.join(zeros)}, wait_histogram, handle_histogram)"
+            f" SELECT m.*, {', '.join(zeros.values())}, {empty}, {empty} FROM ({missing}) m"
+            " WHERE TRUE ON CONFLICT (queue_id, local_date) DO NOTHING",
+            keys.params,
+        )
 
 
 # --- agent rollups ----------------------------------------------------------------------------
 
 
-def _state_columns(status: str, activity: str) -> tuple[str, ...]:
-    columns = []
-    if status != AgentStatus.OFFLINE:
-        columns.append("logged_in_seconds")
-    if status == AgentStatus.AVAILABLE and activity == AgentActivity.IDLE:
-        columns.append("available_idle_seconds")
-    if status == AgentStatus.AWAY:
-        columns.append("away_seconds")
-    column = {
-        AgentActivity.OFFERED: "offered_seconds",
-        AgentActivity.ON_CALL: "on_call_seconds",
-        AgentActivity.WRAP_UP: "wrap_up_seconds",
-    }.get(activity)
-    if column:
-        columns.append(column)
-    return tuple(columns)
-
-
-def agent_time(keys: set[tuple[int, datetime]], cutoff: datetime) -> dict[tuple, dict]:
-    """Seconds per status/activity column of each (agent, interval) in `keys`, replayed from
-    AgentStatusEvent up to `cutoff` (the open state counts until then). Two queries."""
-    out: dict[tuple, dict] = {}
-    if not keys:
-        return out
-    wanted: dict[int, set] = defaultdict(set)
-    for agent_id, start in keys:
-        wanted[agent_id].add(start)
-    since = min(start for _, start in keys)
-    before = AgentStatusEvent.objects.filter(
-        agent_id=OuterRef("agent_id"), occurred_at__lt=since
-    ).order_by("-occurred_at", "-id")
-    states = {
-        r["agent_id"]: (r["s"], r["a"])
-        for r in AgentStatusEvent.objects.filter(agent_id__in=wanted, occurred_at__lt=since)
-        .order_by()
-        .values("agent_id")
-        .distinct()
-        .annotate(
-            s=Subquery(before.values("to_status")[:1]), a=Subquery(before.values("to_activity")[:1])
+def rollup_agent_intervals(keys: Keys, cutoff: datetime, accruing=frozenset()) -> None:
+    """Recompute the agents' rows of `keys` (and of the `accruing` pairs): answered entries
+    and missed offers from the facts, time from the status events before `cutoff`
+    (agent_time); delete the keys' rows left with nothing."""
+    d.prepare()
+    time = agent_time(_fetch(keys, cutoff) | set(accruing), cutoff)
+    table = AgentInterval._meta.db_table
+    time_rows = [
+        [k[0], _adapt(k[1]), *(round(v[c], 3) for c in TIME_COLUMNS)]
+        for k, v in time.items()
+        if any(v.values())
+    ]
+    if d.is_postgresql():
+        arrays = list(map(list, zip(*time_rows, strict=True))) or [[] for _ in range(8)]
+        floats = ", ".join(["%s::float8[]"] * len(TIME_COLUMNS))
+        time_sql = f"SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], {floats})"  # noqa: S608
+        time_params = tuple(arrays)
+    else:
+        extracted = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(8))
+        time_sql = f"SELECT {extracted} FROM json_each(%s)"  # noqa: S608 - our expressions
+        time_params = (d.id_list(time_rows),)
+    columns = [*TIME_COLUMNS, *AGENT_FACT_SUMS, "missed_offers"]
+    assert sorted(columns) == sorted(AGENT_COUNTERS)
+    zeros = lambda names: ", ".join(f"0 AS {c}" for c in names)  # noqa: E731
+    fact_sums = ", ".join(f"{sql} AS {name}" for name, sql in AGENT_FACT_SUMS.items())
+    facts, facts_where, facts_params = keys.scope(FACTS, "f", "agent_id", "agent_interval_start")
+    missed, missed_where, missed_params = keys.scope(MISSED, "m", "agent_id", "interval_start")
+    rows = f"""
+WITH agent_rows AS (
+  SELECT owner, key, {", ".join(f"sum({c}) AS {c}" for c in columns)} FROM (
+    SELECT f.agent_id AS owner, f.agent_interval_start AS key, {zeros(TIME_COLUMNS)},
+           {fact_sums}, 0 AS missed_offers
+    FROM {facts} WHERE {facts_where} AND {ANSWERED}
+    GROUP BY f.agent_id, f.agent_interval_start
+    UNION ALL
+    SELECT m.agent_id, m.interval_start, {zeros(TIME_COLUMNS)}, {zeros(AGENT_FACT_SUMS)},
+           count(*)
+    FROM {missed} WHERE {missed_where} GROUP BY m.agent_id, m.interval_start
+    UNION ALL
+    SELECT t.*, {zeros(AGENT_FACT_SUMS)}, 0 FROM ({time_sql}) t
+  ) x GROUP BY owner, key
+)"""  # noqa: S608 - model tables and columns
+    params = facts_params + missed_params + time_params
+    changed = " OR ".join(d.distinct(f"{table}.{c}", f"excluded.{c}") for c in columns)
+    old, old_where, old_params = keys.scope(table, "r", "agent_id", "interval_start")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{rows} INSERT INTO {table} (agent_id, interval_start, {', '.join(columns)})"  # noqa: S608
+            f" SELECT * FROM agent_rows WHERE TRUE ON CONFLICT (agent_id, interval_start) DO UPDATE"
+            f" SET {', '.join(f'{c} = excluded.{c}' for c in columns)} WHERE {changed}",
+            params,
         )
-    }
-    events = defaultdict(list)
-    for agent_id, at, status, activity in (
-        AgentStatusEvent.objects.filter(
-            agent_id__in=wanted, occurred_at__gte=since, occurred_at__lt=cutoff
+        cursor.execute(
+            f"{rows} DELETE FROM {table} WHERE id IN (SELECT r.id FROM {old} WHERE {old_where}"  # noqa: S608
+            " AND NOT EXISTS (SELECT 1 FROM agent_rows a WHERE a.owner = r.agent_id"
+            " AND a.key = r.interval_start))",
+            params + old_params,
         )
-        .order_by("agent_id", "occurred_at", "id")
-        .values_list("agent_id", "occurred_at", "to_status", "to_activity")
-    ):
-        events[agent_id].append((at, status, activity))
-    for agent_id, starts in wanted.items():
-        state = states.get(agent_id, (AgentStatus.OFFLINE, AgentActivity.IDLE))
-        at = since
-        for next_at, status, activity in [*events[agent_id], (cutoff, None, None)]:
-            _spread(out, agent_id, starts, at, next_at, _state_columns(*state))
-            at, state = next_at, (status, activity)
-    return out
 
 
-def _spread(out, agent_id, starts, begin: datetime, end: datetime, columns) -> None:
-    if not columns or end <= begin:
-        return
-    slot = floor_interval(begin)
-    while slot < end:
-        if slot in starts:
-            seconds = (min(end, slot + INTERVAL) - max(begin, slot)).total_seconds()
-            row = out.setdefault((agent_id, slot), dict.fromkeys(TIME_COLUMNS, 0.0))
-            for column in columns:
-                row[column] += seconds
-        slot += INTERVAL
-
-
-def rollup_agent_intervals(keys: set[tuple[int, datetime]], cutoff: datetime) -> int:
-    for chunk in _chunks(_by_value(keys), 5 * BATCH):
-        chunk = set(chunk)
-        empty = dict.fromkeys(AGENT_COUNTERS, 0)
-        rows = {k: {**empty, **v} for k, v in agent_time(chunk, cutoff).items()}
-        where = _keys_filter(chunk, "agent_interval_start", "agent_id")
-        for r in (
-            QueueEntryFact.objects.filter(where, ANSWERED)
-            .order_by()
-            .values("agent_id", "agent_interval_start")
-            .annotate(**AGENT_FACT_AGGREGATES)
-        ):
-            key = (r.pop("agent_id"), r.pop("agent_interval_start"))
-            rows.setdefault(key, dict(empty)).update(r)
-        scope = _keys_filter(chunk, "interval_start", "agent_id")
-        for agent_id, start, n in (
-            MissedOfferFact.objects.filter(scope)
-            .order_by()
-            .values("agent_id", "interval_start")
-            .annotate(n=Count("pk"))
-            .values_list("agent_id", "interval_start", "n")
-        ):
-            rows.setdefault((agent_id, start), dict(empty))["missed_offers"] = n
-        rows = {k: v for k, v in rows.items() if k in chunk and any(v.values())}
-        for row in rows.values():
-            for column in TIME_COLUMNS:
-                row[column] = round(row[column], 3)
-        _upsert(AgentInterval, "interval_start", "agent", rows, scope, keys=chunk)
-    return len(keys)
-
-
-def _slots(begin: datetime, end: datetime) -> list[datetime]:
-    slot, out = floor_interval(begin), []
-    while slot < end:
-        out.append(slot)
-        slot += INTERVAL
-    return out
-
-
-def _accruing_slots(start: datetime, cutoff: datetime) -> set[tuple[int, datetime]]:
-    """(agent, interval) pairs in [start, cutoff) in which an agent's state accrued time
-    (replayed from the events: the rows a recompute writes, not agents x every interval)."""
-    accruing = _agents_not_idle_offline_at(start)
-    since = dict.fromkeys(accruing, start)
-    keys: set[tuple[int, datetime]] = set()
-    for agent_id, at, status, activity in (
-        AgentStatusEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=cutoff)
-        .order_by("agent_id", "occurred_at", "id")
-        .values_list("agent_id", "occurred_at", "to_status", "to_activity")
-    ):
-        if agent_id in since:
-            keys.update((agent_id, slot) for slot in _slots(since.pop(agent_id), at))
-        keys.add((agent_id, floor_interval(at)))
-        if _state_columns(status, activity):
-            since[agent_id] = at
-    for agent_id, begin in since.items():
-        keys.update((agent_id, slot) for slot in _slots(begin, cutoff))
-    return keys
-
-
-def _agents_not_idle_offline_at(at: datetime) -> set[int]:
-    """Agents whose state at `at` accrues time (anything but offline and idle), from the event
-    log: one probe of agent_status_event_agent_idx per agent."""
-    last = AgentStatusEvent.objects.filter(agent_id=OuterRef("pk"), occurred_at__lte=at).order_by(
-        "-occurred_at", "-id"
-    )
-    rows = Agent.objects.order_by().annotate(
-        s=Subquery(last.values("to_status")[:1]), a=Subquery(last.values("to_activity")[:1])
-    )
-    return {
-        pk
-        for pk, status, activity in rows.filter(s__isnull=False).values_list("pk", "s", "a")
-        if not (status == AgentStatus.OFFLINE and activity == AgentActivity.IDLE)
-    }
-
-
-def _empty_counters() -> dict:
-    return {**dict.fromkeys(QUEUE_COUNTERS, 0), "longest_wait": 0,
-            "wait_histogram": kpis.to_bytes(kpis.empty_histogram()),
-            "handle_histogram": kpis.to_bytes(kpis.empty_histogram())}  # fmt: skip
+def _fetch(keys: Keys, cutoff: datetime) -> set[tuple[int, datetime]]:
+    """The (agent, interval) pairs of `keys` before `cutoff` whose agent has status events
+    then: the only ones agent_time may find time in (it replays them in Python)."""
+    bound = connection.ops.adapt_datetimefield_value(cutoff)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT owner, key FROM ({keys.sql}) k WHERE key < %s AND owner IN"  # noqa: S608
+            f" (SELECT a.id FROM {Agent._meta.db_table} a WHERE EXISTS (SELECT 1 FROM"
+            f" {AgentStatusEvent._meta.db_table} e WHERE e.agent_id = a.id"
+            " AND e.occurred_at < %s))",
+            (*keys.params, bound, bound),
+        )
+        rows = cursor.fetchall()
+    if d.is_postgresql():
+        return set(rows)
+    convert = connection.ops.convert_datetimefield_value
+    return {(owner, convert(key, None, connection)) for owner, key in rows}

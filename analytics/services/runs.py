@@ -3,46 +3,43 @@
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from analytics import facts as facts_mod
+from analytics import kpis
 from analytics.kpis import queue_kpis
 from analytics.models import (
+    QUEUE_COUNTERS,
     AgentInterval,
     DailySummary,
+    MissedOfferFact,
     QueueDay,
     QueueEntryFact,
     QueueInterval,
     RollupState,
 )
 from analytics.selectors import queue_totals  # the one KPI read path
-from callcenter.models import AgentStatusEvent, Call, PendingCallEvent, Queue
+from callcenter.models import AgentStatusEvent, PendingCallEvent, Queue
 
+from .agent_time import accruing_slots, floor_interval, slots
 from .rollups import (
     ROLLUP_LOCK,
-    _accruing_slots,
-    _agents_not_idle_offline_at,
-    _chunks,
-    _empty_counters,
-    _overlap,
-    _slots,
+    key_pairs,
+    keys_between,
     rollup_agent_intervals,
     rollup_queue_days,
     rollup_queue_intervals,
 )
 
+FACTS = QueueEntryFact._meta.db_table
+DAY = timedelta(days=1)
 
-def facts_rebuild(call_ids) -> tuple[set, set, set]:
-    """Re-derive the facts of `call_ids` in batches; the rollup keys they touched."""
-    qi, qd, ai = set(), set(), set()
-    for chunk in _chunks(sorted(call_ids)):
-        a, b, c = facts_mod.rebuild_call_facts(chunk)
-        qi |= a
-        qd |= b
-        ai |= c
-    return qi, qd, ai
+
+def _overlap() -> timedelta:
+    return timedelta(seconds=settings.ANALYTICS_ROLLUP_OVERLAP_SECONDS)
 
 
 def _try_lock() -> bool:
@@ -55,13 +52,19 @@ def _try_lock() -> bool:
 
 @transaction.atomic
 def rollup_run(*, now: datetime | None = None) -> dict:
-    """The one-minute incremental rollup (idempotent). The first run recomputes everything."""
+    """The one-minute incremental rollup (idempotent). The first run recomputes everything.
+
+    It re-derives the facts of the calls whose callbacks arrived (or whose wrap-up ended)
+    since the watermark, and recomputes the rollup rows their old and new facts touch, the
+    intervals of agents whose status changed, and, once an interval closes, the rows of the
+    agents whose time accrued in it: nobody else's."""
     now = now or timezone.now()
     if not _try_lock():
         return {"skipped": "another rollup is running"}
     state, _ = RollupState.objects.select_for_update().get_or_create(id=1)
+    cutoff = floor_interval(now)
     if state.call_events_until is None or state.agent_events_until is None:
-        result = _recompute(None, now, now=now)
+        result = _recompute(None, None, now=now)
         state.call_events_until, state.agent_events_until = _calls_until(now), now
         state.updated_at = timezone.now()
         state.save()
@@ -72,24 +75,23 @@ def rollup_run(*, now: datetime | None = None) -> dict:
         Q(received_at__gt=since_calls, received_at__lte=calls_until)
     )
     since_agents = state.agent_events_until - _overlap()
-    changes = list(
+    changes = (
         AgentStatusEvent.objects.filter(occurred_at__gt=since_agents, occurred_at__lte=now)
         .order_by()
         .values("agent_id")
-        .annotate(first=Min("occurred_at"), last=Max("occurred_at"))
-        .values_list("agent_id", "first", "last")
+        .annotate(first=Min("occurred_at"))
+        .values_list("agent_id", "first")
     )
     call_ids |= facts_mod.calls_of_wrap_ups_ended(since_agents, now)
-    qi, qd, ai = facts_rebuild(call_ids)
-    previous = state.agent_events_until
-    starts = {agent_id: min(first, previous) for agent_id, first, _ in changes}
-    for agent_id in _agents_not_idle_offline_at(previous):
-        starts[agent_id] = min(starts.get(agent_id, previous), previous)
-    for agent_id, begin in starts.items():
-        ai |= {(agent_id, slot) for slot in _slots(begin, now)}
-    rollup_queue_intervals(qi)
-    rollup_queue_days(qd)
-    rollup_agent_intervals({k for k in ai if k[1] < now}, now)
+    qi, qd, ai = facts_mod.rebuild_call_facts(call_ids)
+    for agent_id, first in changes:
+        ai |= {(agent_id, slot) for slot in slots(first, cutoff)}
+    closed_since = floor_interval(state.agent_events_until)
+    if cutoff > closed_since:
+        ai |= accruing_slots(closed_since, cutoff)
+    rollup_queue_intervals(key_pairs(qi, "timestamptz"))
+    rollup_queue_days(key_pairs(qd, "date"))
+    rollup_agent_intervals(key_pairs(ai, "timestamptz"), cutoff)
     state.call_events_until, state.agent_events_until = calls_until, now
     state.updated_at = timezone.now()
     state.save()
@@ -103,43 +105,51 @@ def _calls_until(now: datetime) -> datetime:
     return min(now, pending) if pending else now
 
 
-def _recompute(begin: datetime | None, end: datetime, *, now: datetime) -> dict:
-    """Facts of the calls created in [begin - 1 day, end + 1 day), then every rollup row in
-    [begin, end): queue intervals, the queues' local days touched, agents' intervals."""
-    calls = Call.objects.filter(parent__isnull=True, ended_at__isnull=False, ended_at__lte=now)
-    if begin is not None:
-        calls = calls.filter(created_at__gte=begin - timedelta(days=1))
-    calls = calls.filter(created_at__lt=end + timedelta(days=1))
-    call_ids = list(calls.values_list("id", flat=True))
-    qi, qd, ai = facts_rebuild(call_ids)
-    window = Q(interval_start__lt=end) & (Q(interval_start__gte=begin) if begin else Q())
-    qi = {k for k in qi if k[1] < end and (begin is None or k[1] >= begin)}
-    qi |= set(QueueInterval.objects.filter(window).values_list("queue_id", "interval_start"))
-    qi |= set(QueueEntryFact.objects.filter(window).values_list("queue_id", "interval_start"))
-    days = set(QueueEntryFact.objects.filter(window).values_list("queue_id", "local_date"))
-    if begin is not None:
-        first, last = begin.date() - timedelta(days=1), end.date() + timedelta(days=1)
-        qd = {k for k in qd if first <= k[1] <= last} | days
-        qd |= set(
-            QueueDay.objects.filter(
-                local_date__gte=begin.date(), local_date__lt=end.date()
-            ).values_list("queue_id", "local_date")
-        )
-    else:
-        qd |= days | set(QueueDay.objects.values_list("queue_id", "local_date"))
-    cutoff = min(end, now)
-    events = AgentStatusEvent.objects.filter(occurred_at__lt=cutoff)
-    start = begin or events.aggregate(at=Min("occurred_at"))["at"]
-    agent_keys = _accruing_slots(start, cutoff) if start is not None else set()
-    agent_keys |= {k for k in ai if k[1] < cutoff and (begin is None or k[1] >= begin)}
-    agent_keys |= set(
-        AgentInterval.objects.filter(window).values_list("agent_id", "interval_start")
-    )
-    rollup_queue_intervals(qi)
-    rollup_queue_days(qd)
-    rollup_agent_intervals(agent_keys, cutoff)
-    return {"calls": len(call_ids), "queue_intervals": len(qi), "queue_days": len(qd),
-            "agent_intervals": len(agent_keys)}  # fmt: skip
+def recompute_facts(begin: datetime | None, end: datetime | None, *, now: datetime) -> None:
+    """Re-derive the facts of the ended calls created in [begin - 1 day, end + 1 day) (a call
+    is counted where it entered, which may be a day off its creation in a long queue)."""
+    scope, params = ["c.ended_at <= %s"], [connection.ops.adapt_datetimefield_value(now)]
+    for bound, op in ((begin and begin - DAY, ">="), (end and end + DAY, "<")):
+        if bound is not None:
+            scope.append(f"c.created_at {op} %s")
+            params.append(connection.ops.adapt_datetimefield_value(bound))
+    facts_mod.rebuild_facts(" AND ".join(scope), params)
+
+
+def recompute_rollups(begin: datetime | None, end: datetime | None, *, now: datetime) -> None:
+    """Every rollup row of [begin, end) from the facts: queue intervals and agent intervals
+    (with or without facts now), the queues' local days overlapping the range, agents' time
+    up to the current interval."""
+    window = (begin, end)
+    interval_keys = [(FACTS, "queue_id", "interval_start"),
+                     (QueueInterval._meta.db_table, "queue_id", "interval_start")]  # fmt: skip
+    rollup_queue_intervals(keys_between(interval_keys, *window))
+    days = (begin and begin.date() - DAY, end and end.date() + 2 * DAY)
+    day_keys = [
+        (FACTS, "queue_id", "local_date"),
+        (QueueDay._meta.db_table, "queue_id", "local_date"),
+    ]
+    rollup_queue_days(keys_between(day_keys, *days))
+    cutoff = floor_interval(now) if end is None else min(end, floor_interval(now))
+    agent_keys = keys_between(
+        [(FACTS, "agent_id", "agent_interval_start"),
+         (MissedOfferFact._meta.db_table, "agent_id", "interval_start"),
+         (AgentInterval._meta.db_table, "agent_id", "interval_start")],
+        *window,
+    )  # fmt: skip
+    start = begin or AgentStatusEvent.objects.aggregate(at=Min("occurred_at"))["at"]
+    accruing = accruing_slots(start, cutoff) if start is not None and start < cutoff else set()
+    rollup_agent_intervals(agent_keys, cutoff, accruing)
+
+
+def _recompute(begin: datetime | None, end: datetime | None, *, now: datetime) -> dict:
+    recompute_facts(begin, end, now=now)
+    recompute_rollups(begin, end, now=now)
+    window = Q(interval_start__lt=end) if end else Q()
+    window &= Q(interval_start__gte=begin) if begin else Q()
+    return {"facts": QueueEntryFact.objects.filter(window).count(),
+            "queue_intervals": QueueInterval.objects.filter(window).count(),
+            "agent_intervals": AgentInterval.objects.filter(window).count()}  # fmt: skip
 
 
 @transaction.atomic
@@ -179,8 +189,14 @@ def daily_summaries_generate(*, now: datetime | None = None) -> int:
                 local_date=day,
                 defaults={
                     "generated_at": now,
-                    "kpis": queue_kpis(counters) if counters else queue_kpis(_empty_counters()),
+                    "kpis": queue_kpis(counters or _empty_counters()),
                 },
             )
             count += 1
     return count
+
+
+def _empty_counters() -> dict:
+    return {**dict.fromkeys(QUEUE_COUNTERS, 0), "longest_wait": 0,
+            "wait_histogram": kpis.empty_histogram(),
+            "handle_histogram": kpis.empty_histogram()}  # fmt: skip

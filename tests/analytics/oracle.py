@@ -1,5 +1,8 @@
-"""A call's queue entries, derived from its Call row and stored callbacks (see the package)."""
+"""The test oracle: the queue-entry rules written as a plain Python replay of one call at a
+time (the derivation analytics used before it moved to SQL). Tests check that
+analytics.facts.derivation gives exactly these facts."""
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -7,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from analytics import kpis
 from analytics.models import EntryOutcome
-from callcenter.choices import CallOutcome
-from callcenter.models import Call, CallEvent, Queue
+from callcenter.choices import AgentActivity, CallOutcome
+from callcenter.models import Agent, AgentStatusEvent, Call, CallEvent, Queue
 from callcenter.participants import AGENT_LABEL_PREFIX
 
 INTERVAL = timedelta(minutes=15)
@@ -262,3 +265,56 @@ def _wrap_up(spans, service_end: datetime) -> int:
         if service_end - WRAP_UP_EARLY <= start <= service_end + WRAP_UP_MATCH:
             return _seconds(start, end)
     return 0
+
+
+def _wrap_up_spans(agent_ids, since: datetime, until: datetime):
+    """Each agent's completed wrap-up spans beginning in [since, until]: {agent: [(start, end)]}."""
+    spans: dict[int, list] = defaultdict(list)
+    rows = (
+        AgentStatusEvent.objects.filter(
+            agent_id__in=agent_ids, occurred_at__gte=since, occurred_at__lte=until + WRAP_UP_LONGEST
+        )
+        .order_by("agent_id", "occurred_at", "id")
+        .values_list("agent_id", "from_activity", "to_activity", "occurred_at")
+    )
+    started: dict[int, datetime] = {}
+    for agent_id, before, after, at in rows:
+        if after == AgentActivity.WRAP_UP and before != AgentActivity.WRAP_UP:
+            if at <= until:
+                started[agent_id] = at
+        elif before == AgentActivity.WRAP_UP != after and agent_id in started:
+            start = started.pop(agent_id)
+            if at - start <= WRAP_UP_LONGEST:
+                spans[agent_id].append((start, at))
+    return spans
+
+
+def oracle_facts(call_ids) -> list[SimpleNamespace]:
+    """The facts of `call_ids` as the Python replay derives them, in (call, seq) order."""
+    calls = [
+        CallRow(*row)
+        for row in Call.objects.filter(pk__in=call_ids, parent__isnull=True, ended_at__isnull=False)
+        .order_by("id")
+        .values_list(*CALL_FIELDS)
+    ]
+    events_by_call: dict[int, list] = defaultdict(list)
+    for event in CallEvent.objects.filter(
+        call_id__in=[c.pk for c in calls], kind__in=("transfer", "enqueue-action", "conference")
+    ):
+        events_by_call[event.call_id].append(event)
+    queues = Queue.objects.in_bulk()
+    agents_by_identity = dict(Agent.objects.values_list("softphone_identity", "id"))
+    ends = [c.ended_at for c in calls]
+    wrap_ups = (
+        _wrap_up_spans(list(Agent.objects.values_list("id", flat=True)),
+                       min(ends) - timedelta(hours=6), max(ends) + WRAP_UP_MATCH)
+        if ends
+        else {}
+    )  # fmt: skip
+    return [
+        fact
+        for call in calls
+        for fact in derive_call_facts(
+            call, events_by_call.get(call.pk, []), queues, agents_by_identity, wrap_ups
+        )
+    ]

@@ -1,0 +1,155 @@
+"""The SQL derivation of queue-entry facts gives exactly what the Python replay of the rules
+(tests/analytics/oracle.py) gives, on random calls with random callbacks: markers in any
+order and queue (unknown ones too), odd QueueTime values, conference legs and holds, and
+wrap-ups; both for a set of call ids (the one-minute run) and for a range (a recompute)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analytics.facts import rebuild_call_facts
+from analytics.facts.derivation import FACT_COLUMNS
+from analytics.models import QueueEntryFact
+from analytics.services import recompute_facts
+from callcenter.choices import CallOutcome
+from tests.analytics.builders import agent_event, conference, ended_call, stored_event
+from tests.analytics.oracle import oracle_facts
+from tests.factories import AgentFactory, QueueFactory
+
+pytestmark = pytest.mark.django_db
+BASE = datetime(2026, 3, 1, 23, 50, tzinfo=UTC)  # near midnight in the queues' zones
+S = timedelta(seconds=1)
+MISSING_QUEUE = 10**9
+
+instants = st.integers(0, 900).map(lambda s: s * S) | st.integers(0, 900_000_000).map(
+    lambda us: timedelta(microseconds=us)
+)
+markers = st.lists(
+    st.fixed_dictionaries(
+        {
+            "kind": st.sampled_from(["transfer", "enqueue-action"]),
+            "queue": st.sampled_from([0, 1, 2, "missing", "text", "zero"]),
+            "at": instants,
+            "result": st.sampled_from(["redirected", "hangup", "leave", "error", "system-error"]),
+            "waited": st.sampled_from([None, 0, 7, 30, 600, "12", "x", -3, 2.5]),
+        }
+    ),
+    max_size=5,
+)
+moves = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["participant-join", "participant-leave", "participant-hold", "participant-unhold"]
+        ),  # fmt: skip
+        st.sampled_from(["customer", "agent0", "agent1", "stranger"]),
+        instants,
+    ),
+    max_size=8,
+)
+calls = st.lists(
+    st.fixed_dictionaries(
+        {
+            "queue": st.sampled_from([0, 1, 2, None]),
+            "start": instants,
+            "enqueued": st.none() | instants,
+            "answered": st.none() | instants,
+            "length": instants,
+            "agent": st.sampled_from([0, 1, None]),
+            "hold": st.integers(0, 60),
+            "outcome": st.sampled_from(CallOutcome.values),
+            "markers": markers,
+            "moves": moves,
+            # A wrap-up of an agent beginning near the call's end (-6 s to +125 s), lasting.
+            "wrap_up": st.none()
+            | st.tuples(st.integers(0, 1), st.integers(-6, 125), st.integers(1, 400)),  # fmt: skip
+        }
+    ),
+    min_size=1,
+    max_size=4,
+)
+status_changes = st.lists(
+    st.tuples(
+        st.integers(0, 1),
+        instants,
+        st.sampled_from(["idle", "on_call", "wrap_up"]),
+        st.sampled_from(["idle", "on_call", "wrap_up"]),
+    ),  # fmt: skip
+    max_size=8,
+)
+
+
+def _write(spec, queues, agents, steps):
+    created = BASE + spec["start"]
+    enqueued = None if spec["enqueued"] is None else created + spec["enqueued"]
+    answered = None if spec["answered"] is None else created + spec["answered"]
+    ended = max(created, enqueued or created, answered or created) + spec["length"]
+    queue = None if spec["queue"] is None else queues[spec["queue"]]
+    agent = None if spec["agent"] is None else agents[spec["agent"]]
+    call = ended_call(queue, created=created, enqueued=enqueued, answered=answered, ended=ended,
+                      agent=agent, hold=spec["hold"], outcome=spec["outcome"])  # fmt: skip
+    for m in spec["markers"]:
+        queue_id = {"missing": MISSING_QUEUE, "text": str(queues[1].pk), "zero": 0}.get(
+            m["queue"], None
+        )
+        queue_id = queues[m["queue"]].pk if queue_id is None else queue_id
+        payload = {"CallSid": call.call_sid, "QueueResult": m["result"]}
+        if m["waited"] is not None:
+            payload["QueueTime"] = m["waited"]
+        stored_event(call, m["kind"], created + m["at"], payload, {"queue": queue_id})
+    if spec["wrap_up"] is not None:
+        who, delay, length = spec["wrap_up"]
+        steps.append((who, ended + delay * S, "on_call", "wrap_up"))
+        steps.append((who, ended + (delay + length) * S, "wrap_up", "idle"))
+    for what, who, at in spec["moves"]:
+        if who == "customer":
+            conference(call, created + at, what, sid=call.call_sid)
+        elif who == "stranger":
+            conference(call, created + at, what, sid="CA-stranger", label="agent:nobody")
+        else:
+            i = int(who[-1])
+            conference(call, created + at, what, sid=f"CA-leg-{i}",
+                       label=f"agent:{agents[i].softphone_identity}")  # fmt: skip
+    return call
+
+
+def _stored(call_ids):
+    rows = QueueEntryFact.objects.filter(call_id__in=call_ids).order_by("call_id", "seq")
+    return [tuple(r) for r in rows.values_list(*FACT_COLUMNS)]
+
+
+def _expected(call_ids):
+    return [tuple(getattr(f, c) for c in FACT_COLUMNS) for f in oracle_facts(call_ids)]
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(specs=calls, steps=status_changes)
+def test_sql_facts_equal_the_python_replay(db, specs, steps):
+    savepoint = transaction.savepoint()
+    try:
+        queues = [
+            QueueFactory(time_zone="America/New_York", short_abandon_seconds=5),
+            QueueFactory(time_zone="Asia/Kolkata", short_abandon_seconds=10,
+                         service_level_seconds=30),
+            QueueFactory(time_zone="UTC", short_abandon_seconds=0),
+        ]  # fmt: skip
+        agents = [AgentFactory(queues=queues), AgentFactory(queues=queues)]
+        steps = [(who, BASE + at, before, after) for who, at, before, after in steps]
+        call_ids = [_write(spec, queues, agents, steps).pk for spec in specs]
+        for who, at, before, after in sorted(steps, key=lambda s: s[1]):
+            agent_event(agents[who], at, "available", after, ("available", before))
+        expected = _expected(call_ids)
+
+        rebuild_call_facts(call_ids)
+        assert _stored(call_ids) == expected
+        QueueEntryFact.objects.all().delete()
+        recompute_facts(None, None, now=BASE + timedelta(days=1))
+        assert _stored(call_ids) == expected
+    finally:
+        transaction.savepoint_rollback(savepoint)
