@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef
 
 from callcenter import notifications
 from callcenter.choices import CallDirection, CallOutcome, CallStage
+from callcenter.locks import CALLS
 from callcenter.models import Agent, Call, CallbackRequest, CallEvent, Voicemail
 from callcenter.participants import AGENT_LABEL_PREFIX, CLIENT_PREFIX
 from telephony.models import Operation, OperationKind
@@ -28,7 +29,7 @@ def agent_for(to: str) -> Agent | None:
 
 def save_fields(call: Call, *fields: str) -> None:
     """The one place a call's changes are saved: dashboards hear of each after commit."""
-    call.save(update_fields=sorted(set(fields)))
+    CALLS.update(call, set(fields))
     notifications.call_changed(call)
 
 

@@ -33,6 +33,7 @@ from callcenter.models import (
     Queue,
     Voicemail,
 )
+from callcenter.rows import Rows
 from callcenter.services.call_control import follow_agent_leg, follow_customer_call
 from callcenter.services.call_facts import (
     QUEUE_FAILURES,
@@ -47,6 +48,8 @@ from callcenter.services.work import (
     follow_callback_call,
     work_cancel_answered_callbacks,
 )
+
+EVENTS = Rows(CallEvent)
 
 STATUS_RANK = {
     CallStatus.QUEUED: 0,
@@ -180,7 +183,9 @@ def call_events_defer(*, event_ids: list[int]) -> None:
 def call_event_apply(*, event_id: int) -> Call | None:
     """Merge a stored callback into its call (forward-only and order-independent). Inside
     the caller's transaction without a savepoint: a failure rolls back the whole of it."""
-    stored = CallEvent.objects.get(pk=event_id)
+    stored = EVENTS.one(f"SELECT {EVENTS.columns} FROM {EVENTS.table} WHERE id = %s", [event_id])  # noqa: S608 - model table
+    if stored is None:
+        raise CallEvent.DoesNotExist(event_id)
     event = TwilioEvent(
         call_sid=stored.call_sid,
         source=stored.source,

@@ -1,0 +1,97 @@
+"""Hand-written statements for the hottest reads and writes of applying a callback.
+
+Applying one callback locks or creates its call, reads the stored event and saves the call:
+compiled by the ORM each time, those few statements cost more CPU than everything else the
+apply does. A `Rows` holds a model's statement texts, written once per process, and turns
+rows back into model instances the way the ORM does (the backend's converters included, so
+SQLite's dates come back as the ORM's would). Model instances in, model instances out: the
+callers keep working with the ORM's objects.
+"""
+
+import functools
+
+from django.db import connection
+from django.db.models import Model
+
+
+class Rows:
+    def __init__(self, model: type[Model]):
+        self.model = model
+        self._updates: dict[tuple[str, ...], tuple[str, list]] = {}
+
+    @functools.cached_property
+    def _fields(self) -> list:
+        return list(self.model._meta.concrete_fields)
+
+    @functools.cached_property
+    def table(self) -> str:
+        return connection.ops.quote_name(self.model._meta.db_table)
+
+    @functools.cached_property
+    def columns(self) -> str:
+        """Every column, in the order `instance` reads them."""
+        return ", ".join(connection.ops.quote_name(f.column) for f in self._fields)
+
+    @functools.cached_property
+    def _converters(self) -> list[tuple]:
+        """What the ORM does to each value read (as its compiler's get_converters)."""
+        found = []
+        for index, field in enumerate(self._fields):
+            column = field.get_col(self.model._meta.db_table)
+            functions = connection.ops.get_db_converters(column)
+            functions += column.get_db_converters(connection)
+            if functions:
+                found.append((index, functions, column))
+        return found
+
+    def instance(self, row) -> Model:
+        values = list(row)
+        for index, functions, column in self._converters:
+            for convert in functions:
+                values[index] = convert(values[index], column, connection)
+        return self.model.from_db(connection.alias, [f.attname for f in self._fields], values)
+
+    def one(self, sql: str, params) -> Model | None:
+        """The instance of the first row `sql` answers (it selects or returns `columns`)."""
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        return None if row is None else self.instance(row)
+
+    @functools.cached_property
+    def _inserted(self) -> list:
+        return [f for f in self._fields if not f.primary_key]
+
+    @functools.cached_property
+    def _insert_sql(self) -> str:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in self._inserted)
+        marks = ", ".join(["%s"] * len(self._inserted))
+        return f"INSERT INTO {self.table} ({columns}) VALUES ({marks})"  # noqa: S608 - model table
+
+    def insert_unless(self, instance: Model, *, conflict: str) -> Model | None:
+        """Insert the unsaved `instance` unless a row with its `conflict` column(s) exists:
+        the new row, or None (ON CONFLICT DO NOTHING waits for a concurrent inserter)."""
+        values = [
+            f.get_db_prep_save(getattr(instance, f.attname), connection) for f in self._inserted
+        ]
+        sql = f"{self._insert_sql} ON CONFLICT ({conflict}) DO NOTHING RETURNING {self.columns}"
+        return self.one(sql, values)
+
+    def _update_sql(self, names: tuple[str, ...]) -> tuple[str, list]:
+        if names not in self._updates:  # one per set of fields, for the process's life
+            fields = [self.model._meta.get_field(name) for name in names]
+            quote = connection.ops.quote_name
+            assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+            pk = quote(self.model._meta.pk.column)
+            sql = f"UPDATE {self.table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
+            self._updates[names] = (sql, fields)
+        return self._updates[names]
+
+    def update(self, instance: Model, names) -> None:
+        """Save the `names` fields of `instance` (like save(update_fields=…), without the
+        save signals, which no model written through here has)."""
+        sql, fields = self._update_sql(tuple(sorted(names)))
+        values = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*values, instance.pk])
