@@ -129,14 +129,22 @@ def in_ids(column: str, param: str = "%s") -> str:
     return f"{column} IN (SELECT value FROM json_each({param}))"  # noqa: S608 - a parameter
 
 
-def prepare() -> None:
-    """PostgreSQL: for the rest of the transaction, no JIT (these statements' row estimates
-    are far off, and compiling costs more than it saves) and room to sort in memory.
-    SQLite: register the functions the expressions above call."""
+def histograms(column: str) -> str:
+    """Aggregate: a group's packed histograms, for kpis.sum_histograms (PostgreSQL: the list
+    of them; SQLite: already merged)."""
+    return f"array_agg({column})" if is_postgresql() else f"analytics_histogram_merge({column})"
+
+
+def week_start(column: str) -> str:
+    """The Monday of a date column's week."""
     if is_postgresql():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('jit', 'off', true),"
-                           " set_config('work_mem', '128MB', true)")  # fmt: skip
+        return f"date_trunc('week', {column})::date"
+    return f"date({column}, 'weekday 0', '-6 days')"
+
+
+def register() -> None:
+    """SQLite: register the functions the expressions above call (a no-op on PostgreSQL)."""
+    if is_postgresql():
         return
     connection.ensure_connection()
     raw = connection.connection
@@ -145,6 +153,19 @@ def prepare() -> None:
     raw.create_function("analytics_local_date", 2, _sqlite_local_date, deterministic=True)
     raw.create_function("analytics_bucket", 1, _sqlite_bucket, deterministic=True)
     raw.create_aggregate("analytics_histogram", 2, _SqliteHistogram)
+    raw.create_aggregate("analytics_histogram_merge", 1, _SqliteHistogramMerge)
+
+
+def prepare() -> None:
+    """Before analytics' writes. PostgreSQL: for the rest of the transaction, no JIT (these
+    statements' row estimates are far off, and compiling costs more than it saves) and room
+    to sort in memory. SQLite: register()."""
+    if is_postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('jit', 'off', true),"
+                           " set_config('work_mem', '128MB', true)")  # fmt: skip
+        return
+    register()
 
 
 def to_us(at: datetime) -> int:
@@ -191,3 +212,16 @@ class _SqliteHistogram:
 
     def finalize(self):
         return kpis.to_bytes(self.counts)
+
+
+class _SqliteHistogramMerge:
+    """analytics_histogram_merge(histogram): the bucket-by-bucket sum of packed histograms."""
+
+    def __init__(self):
+        self.blobs = []
+
+    def step(self, blob):
+        self.blobs.append(blob)
+
+    def finalize(self):
+        return kpis.to_bytes(kpis.sum_histograms(self.blobs))

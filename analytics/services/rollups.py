@@ -193,13 +193,19 @@ WHERE offered > 0 AND queue_id IN (SELECT owner FROM ({keys.sql}) k) GROUP BY qu
     zeros = dict.fromkeys(QUEUE_COUNTERS, "0") | {"longest_wait": "0"}
     empty = d.empty_histogram()
     if d.is_postgresql():
-        days = "generate_series(r.lo, r.hi, interval '1 day')::date"
-        missing = f"SELECT r.queue_id, {days} FROM ranges r"  # noqa: S608 - an expression
+        days = (
+            "SELECT r.queue_id, generate_series(r.lo, r.hi, interval '1 day')::date AS day"
+            " FROM ranges r"
+        )
     else:
-        missing = """SELECT * FROM (WITH RECURSIVE days(queue_id, day, hi) AS (
+        days = """SELECT * FROM (WITH RECURSIVE days(queue_id, day, hi) AS (
   SELECT queue_id, lo, hi FROM ranges
   UNION ALL SELECT queue_id, date(day, '+1 day'), hi FROM days WHERE day < hi
 ) SELECT queue_id, day FROM days)"""
+    missing = (
+        f"SELECT * FROM ({days}) m WHERE NOT EXISTS (SELECT 1 FROM {table} x"  # noqa: S608
+        " WHERE x.queue_id = m.queue_id AND x.local_date = m.day)"
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH ranges AS ({ranges}) DELETE FROM {table} WHERE offered = 0"  # noqa: S608

@@ -43,7 +43,7 @@ moves = st.lists(
     st.tuples(
         st.sampled_from(
             ["participant-join", "participant-leave", "participant-hold", "participant-unhold"]
-        ),  # fmt: skip
+        ),
         st.sampled_from(["customer", "agent0", "agent1", "stranger"]),
         instants,
     ),
@@ -64,7 +64,7 @@ calls = st.lists(
             "moves": moves,
             # A wrap-up of an agent beginning near the call's end (-6 s to +125 s), lasting.
             "wrap_up": st.none()
-            | st.tuples(st.integers(0, 1), st.integers(-6, 125), st.integers(1, 400)),  # fmt: skip
+            | st.tuples(st.integers(0, 1), st.integers(-6, 125), st.integers(1, 400)),
         }
     ),
     min_size=1,
@@ -76,7 +76,7 @@ status_changes = st.lists(
         instants,
         st.sampled_from(["idle", "on_call", "wrap_up"]),
         st.sampled_from(["idle", "on_call", "wrap_up"]),
-    ),  # fmt: skip
+    ),
     max_size=8,
 )
 
@@ -91,10 +91,8 @@ def _write(spec, queues, agents, steps):
     call = ended_call(queue, created=created, enqueued=enqueued, answered=answered, ended=ended,
                       agent=agent, hold=spec["hold"], outcome=spec["outcome"])  # fmt: skip
     for m in spec["markers"]:
-        queue_id = {"missing": MISSING_QUEUE, "text": str(queues[1].pk), "zero": 0}.get(
-            m["queue"], None
-        )
-        queue_id = queues[m["queue"]].pk if queue_id is None else queue_id
+        odd = {"missing": MISSING_QUEUE, "text": str(queues[1].pk), "zero": 0}
+        queue_id = odd[m["queue"]] if m["queue"] in odd else queues[m["queue"]].pk
         payload = {"CallSid": call.call_sid, "QueueResult": m["result"]}
         if m["waited"] is not None:
             payload["QueueTime"] = m["waited"]
