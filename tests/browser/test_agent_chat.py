@@ -1,6 +1,6 @@
 """The chat panel of the agent page, two agents in two browsers: a conversation opened, typing
-shown and expiring without a stop, a message arriving unread and read, a ping, and a call
-invitation that appears live and is declined."""
+shown and expiring without a stop, a message arriving unread and read, a ping, and call
+invitations (into a call, to a new call) that appear live and are declined."""
 
 import pytest
 from playwright.sync_api import expect
@@ -72,7 +72,16 @@ def test_two_agents_chat_ping_and_invite(open_page, settings):
     ben_page.click("#invite")
     expect(ben_page.locator("#ping-note")).to_have_text("Invitation sent.")
     invite = ana_page.locator("#invitations .invitation")
-    expect(invite).to_contain_text("Ben Ito invites you to join a call: billing")
+    expect(invite).to_contain_text("Ben Ito invites you to join their call: billing")
     invite.get_by_role("button", name="Decline").click()
     expect(invite).to_have_count(0)
     assert CallInvitation.objects.get().status == "declined"
+
+    # Ben invites Ana to a new call between them: offered as a call, declined too.
+    ben_page.fill("#ping-text", "")
+    ben_page.click("#invite-new")
+    expect(ben_page.locator("#ping-note")).to_have_text("Call invitation sent.")
+    expect(invite).to_contain_text("Ben Ito invites you to a call with them")
+    invite.get_by_role("button", name="Decline").click()
+    expect(invite).to_have_count(0)
+    assert CallInvitation.objects.filter(call__isnull=True).get().status == "declined"
