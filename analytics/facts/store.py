@@ -36,23 +36,25 @@ def rebuild_call_facts(call_ids) -> tuple[set, set, set]:
         return set(), set(), set()
     ids = d.id_list(call_ids)
     before = _keys(ids)
-    rebuild_facts(d.in_ids("c.id"), [ids])
+    rebuild_facts(d.in_ids("c.id"), [ids], d.in_ids("call_id"))
     after = _keys(ids)
     return tuple(a | b for a, b in zip(before, after, strict=True))
 
 
-def rebuild_facts(scope: str, params: list) -> None:
+def rebuild_facts(scope: str, params: list, owned: str | None = None) -> None:
     """Upsert the derived facts and missed offers of the calls `c` matching `scope` (a row
     keeps its id when re-derived; unchanged rows are not written) and delete those of theirs
-    that vanished."""
+    that vanished. `owned`: the same calls as a condition on a fact's `call_id`, with the
+    same parameters (an id list probes the facts' index where a subquery may scan them)."""
     d.prepare()
     calls = f"SELECT c.id FROM {CALLS_TABLE} c WHERE {scope}"  # noqa: S608 - our SQL
+    owned = owned or f"call_id IN ({calls})"
     with connection.cursor() as cursor:
         if d.is_postgresql():
             cursor.execute(
                 f"WITH derived AS MATERIALIZED ({facts_select(scope)}),"  # noqa: S608
                 f" upserted AS ({_upsert(FACTS_TABLE, FACT_COLUMNS, 'derived', 2)} RETURNING 1),"
-                f" vanished AS ({_delete_vanished(calls, 'derived')} RETURNING 1)"
+                f" vanished AS ({_delete_vanished(owned, 'derived')} RETURNING 1)"
                 " SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM vanished)",
                 params + params,
             )
@@ -60,7 +62,7 @@ def rebuild_facts(scope: str, params: list) -> None:
             cursor.execute("DROP TABLE IF EXISTS temp.analytics_derived")
             cursor.execute(f"CREATE TEMP TABLE analytics_derived AS {facts_select(scope)}", params)
             cursor.execute(_upsert(FACTS_TABLE, FACT_COLUMNS, "analytics_derived", 2))
-            cursor.execute(_delete_vanished(calls, "analytics_derived"), params)
+            cursor.execute(_delete_vanished(owned, "analytics_derived"), params)
             cursor.execute("DROP TABLE temp.analytics_derived")
         cursor.execute(
             f"INSERT INTO {MISSED_TABLE} ({', '.join(MISSED_COLUMNS)}) {missed_select(scope)}"
@@ -68,7 +70,7 @@ def rebuild_facts(scope: str, params: list) -> None:
             params,
         )
         cursor.execute(
-            f"DELETE FROM {MISSED_TABLE} WHERE call_id IN ({calls}) AND reservation_id NOT IN"  # noqa: S608
+            f"DELETE FROM {MISSED_TABLE} WHERE {owned} AND reservation_id NOT IN"  # noqa: S608
             f" (SELECT x.id FROM ({missed_select(scope)}) x)",
             params + params,
         )
@@ -92,9 +94,9 @@ def _on_conflict(table: str, columns, unique: int) -> str:
     )
 
 
-def _delete_vanished(calls: str, source: str) -> str:
+def _delete_vanished(owned: str, source: str) -> str:
     return (
-        f"DELETE FROM {FACTS_TABLE} WHERE call_id IN ({calls}) AND NOT EXISTS"  # noqa: S608
+        f"DELETE FROM {FACTS_TABLE} WHERE {owned} AND NOT EXISTS"  # noqa: S608
         f" (SELECT 1 FROM {source} x WHERE x.call_id = {FACTS_TABLE}.call_id"
         f" AND x.seq = {FACTS_TABLE}.seq)"
     )
