@@ -37,6 +37,13 @@ def simulated_twilio(settings, server_url: str, **config) -> Iterator[SimulatorT
         simulator.stop()
 
 
+def wait_until(predicate, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
 def still_open() -> list[str]:
     """What the server has not settled yet: calls not ended, offers open, callbacks not
     applied, callback requests being dialed, and ones due while an agent could take them

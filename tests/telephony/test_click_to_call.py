@@ -1,8 +1,6 @@
 """Click-to-call and call control against the simulator and a live server: the agent's
 softphone and the customer meet in the customer call's conference."""
 
-import time
-
 import pytest
 import requests
 from rest_framework.authtoken.models import Token
@@ -14,6 +12,7 @@ from telephony.simulator.config import AgentBehaviour, CustomerBehaviour
 from telephony.simulator.from_settings import config_from_settings
 from telephony.simulator.thread import SimulatorThread
 from tests.factories import AgentFactory, UserFactory
+from tests.simulation import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 CUSTOMER = "+442071838750"
@@ -68,13 +67,6 @@ def dial(url: str, token: str, number: str) -> requests.Response:
         timeout=10,
         headers={"Authorization": f"Token {token}"},
     )
-
-
-def wait_until(predicate, seconds: float = 30.0):
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def test_agent_and_customer_meet_and_the_call_ends_cleanly(world):

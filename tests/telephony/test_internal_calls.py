@@ -2,8 +2,6 @@
 invitee accepts, both softphones ring into one conference, both agents are on a call (and
 offered nothing) while they talk, and free again after."""
 
-import time
-
 import pytest
 import requests
 from rest_framework.authtoken.models import Token
@@ -11,39 +9,25 @@ from rest_framework.authtoken.models import Token
 from callcenter.choices import AgentActivity, CallStage
 from callcenter.models import Agent, AgentStatusEvent, Call
 from telephony.models import Operation, OperationStatus
-from telephony.simulator.config import AgentBehaviour, CustomerBehaviour
-from telephony.simulator.from_settings import config_from_settings
-from telephony.simulator.thread import SimulatorThread
+from telephony.simulator.config import AgentBehaviour
 from tests.factories import AgentFactory
+from tests.simulation import simulated_twilio, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def simulated(live_server, settings):
-    settings.TWILIO_WEBHOOK_BASE_URL = live_server.url
-    settings.TWILIO_AUTH_TOKEN = "internal-call-token"
-    simulator = SimulatorThread(
-        config_from_settings(
-            number="+15005550006",
-            base_url=live_server.url,
-            rest_port=0,
-            seed=5,
-            speed=10,
-            agents=AgentBehaviour(
-                miss_probability=0,
-                reject_probability=0,
-                hang_up_probability=1,
-                answer_delay_median_seconds=1,
-                talk_median_seconds=40,
-                alone_patience_seconds=120,
-            ),
-            customers=CustomerBehaviour(),
-        )
+    agents = AgentBehaviour(
+        miss_probability=0,
+        reject_probability=0,
+        hang_up_probability=1,
+        answer_delay_median_seconds=1,
+        talk_median_seconds=40,
+        alone_patience_seconds=120,
     )
-    settings.TWILIO_API_BASE_URL = simulator.start()
-    yield live_server.url
-    simulator.stop()
+    with simulated_twilio(settings, live_server.url, seed=5, speed=10, agents=agents):
+        yield live_server.url
 
 
 def post(url: str, user, path: str, body: dict | None = None) -> requests.Response:
@@ -51,13 +35,6 @@ def post(url: str, user, path: str, body: dict | None = None) -> requests.Respon
     return requests.post(
         url + path, json=body or {}, timeout=10, headers={"Authorization": f"Token {token}"}
     )
-
-
-def wait_until(predicate, seconds: float = 45.0):
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def test_an_accepted_invitation_to_a_new_call_connects_both_agents(simulated):
@@ -70,10 +47,10 @@ def test_an_accepted_invitation_to_a_new_call_connects_both_agents(simulated):
 
     callee = f"client:{ben.softphone_identity}"
     talking = Agent.objects.filter(activity=AgentActivity.ON_CALL, active_calls=1)
-    wait_until(lambda: talking.filter(pk__in=[ana.pk, ben.pk]).count() == 2)
+    wait_until(lambda: talking.filter(pk__in=[ana.pk, ben.pk]).count() == 2, 45)
     assert not Agent.objects.routable().filter(pk__in=[ana.pk, ben.pk]).exists()
-    wait_until(lambda: Call.objects.filter(to_number=callee, ended_at__isnull=False).exists())
-    wait_until(lambda: not Call.objects.filter(ended_at__isnull=True).exists())
+    wait_until(lambda: Call.objects.filter(to_number=callee, ended_at__isnull=False).exists(), 45)
+    wait_until(lambda: not Call.objects.filter(ended_at__isnull=True).exists(), 45)
 
     call = Call.objects.get(to_number=callee)
     assert call.stage == CallStage.ENDED and call.answered_at is not None
