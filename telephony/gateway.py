@@ -19,12 +19,10 @@ def join_url(call_sid: str, role: str, **extra) -> str:
     return twilio_url("twilio-join", call=call_sid, role=role, **extra)
 
 
-def _leg_status_url(customer_call_sid: str = "", *, direct: bool, **extra) -> str:
+def _leg_status_url(customer_call_sid: str = "", *, direct: bool) -> str:
     """Where a leg we create reports its progress. `direct`: not a routing offer, so the
     agent it rings is held busy while it talks (callcenter.services.direct_legs)."""
-    return twilio_url(
-        "twilio-status", **{"for": customer_call_sid}, direct="1" if direct else "", **extra
-    )
+    return twilio_url("twilio-status", **{"for": customer_call_sid}, direct="1" if direct else "")
 
 
 def dial_agent(
