@@ -35,8 +35,9 @@ def apply_pending(*, max_seconds: float = 1.0) -> tuple[int, bool]:
         event_ids, calls = [], []
         try:
             with transaction.atomic():
-                event_ids = call_events_claim()
-                calls = [call_event_apply(event_id=event_id) for event_id in event_ids]
+                events = call_events_claim()
+                event_ids = [event.pk for event in events]
+                calls = [call_event_apply(stored=event) for event in events]
         except Exception:
             if not event_ids:
                 raise  # the claim itself failed: the task fails, a later one retries

@@ -134,17 +134,17 @@ def call_event_record(
     return row[0] if row else None
 
 
-def call_events_claim() -> list[int]:
+def call_events_claim() -> list[CallEvent]:
     """Claim the pending events of one call (the one whose event waits longest), in id order,
     and take them out of the outbox. Precondition: inside the transaction that applies them,
     so they are applied once, or stay pending when it rolls back.
 
-    On PostgreSQL one statement that never waits: a drainer's head is the first pending event
-    of its call (SKIP LOCKED), so two drainers take two different calls, and the call's later
-    events are taken unless another drainer holds them. Waiting there instead let two drainers
-    each hold one event of a call and wait for the other's (a deadlock, seen under load).
-    The apply locks the call, so even events of one call split between two drainers are
-    merged one after the other."""
+    On PostgreSQL one statement that never waits, and answers the events themselves: a
+    drainer's head is the first pending event of its call (SKIP LOCKED), so two drainers take
+    two different calls, and the call's later events are taken unless another drainer holds
+    them. Waiting there instead let two drainers each hold one event of a call and wait for
+    the other's (a deadlock, seen under load). The apply locks the call, so even events of
+    one call split between two drainers are merged one after the other."""
     table, now = PendingCallEvent._meta.db_table, timezone.now()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -155,19 +155,21 @@ def call_events_claim() -> list[int]:
                 " ORDER BY event_id LIMIT 1 FOR UPDATE SKIP LOCKED),"
                 f" taken AS (SELECT p.event_id FROM {table} p, head"
                 " WHERE p.subject_sid = head.subject_sid AND p.available_at <= %s"
-                " FOR UPDATE OF p SKIP LOCKED)"
-                f" DELETE FROM {table} p USING taken WHERE p.event_id = taken.event_id"
-                " RETURNING p.event_id",
+                " FOR UPDATE OF p SKIP LOCKED),"
+                f" gone AS (DELETE FROM {table} p USING taken WHERE p.event_id = taken.event_id"
+                " RETURNING p.event_id)"
+                f" SELECT {EVENTS.columns} FROM {EVENTS.table} JOIN gone ON id = gone.event_id"
+                " ORDER BY id",
                 [now, now],
             )
-            return sorted(row[0] for row in cursor.fetchall())
+            return [EVENTS.instance(row) for row in cursor.fetchall()]
     pending = PendingCallEvent.objects.filter(available_at__lte=now)
     head = pending.order_by("event_id").values_list("subject_sid", flat=True).first()
     if head is None:
         return []
-    ids = sorted(pending.filter(subject_sid=head).values_list("event_id", flat=True))
+    ids = list(pending.filter(subject_sid=head).values_list("event_id", flat=True))
     PendingCallEvent.objects.filter(event_id__in=ids).delete()
-    return ids
+    return list(CallEvent.objects.filter(pk__in=ids).order_by("id"))
 
 
 def call_events_defer(*, event_ids: list[int]) -> None:
@@ -180,12 +182,16 @@ def call_events_defer(*, event_ids: list[int]) -> None:
 
 
 @transaction.atomic(savepoint=False)
-def call_event_apply(*, event_id: int) -> Call | None:
-    """Merge a stored callback into its call (forward-only and order-independent). Inside
-    the caller's transaction without a savepoint: a failure rolls back the whole of it."""
-    stored = EVENTS.one(f"SELECT {EVENTS.columns} FROM {EVENTS.table} WHERE id = %s", [event_id])  # noqa: S608 - model table
+def call_event_apply(
+    *, stored: CallEvent | None = None, event_id: int | None = None
+) -> Call | None:
+    """Merge a stored callback (`stored`, or read by `event_id`) into its call (forward-only
+    and order-independent). Inside the caller's transaction without a savepoint: a failure
+    rolls back the whole of it."""
     if stored is None:
-        raise CallEvent.DoesNotExist(event_id)
+        sql = f"SELECT {EVENTS.columns} FROM {EVENTS.table} WHERE id = %s"  # noqa: S608
+        if (stored := EVENTS.one(sql, [event_id])) is None:
+            raise CallEvent.DoesNotExist(event_id)
     event = TwilioEvent(
         call_sid=stored.call_sid,
         source=stored.source,

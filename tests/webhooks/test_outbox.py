@@ -58,11 +58,11 @@ def applied(monkeypatch):
     """The event ids the drainers applied, in the order they applied them (any thread)."""
     seen, lock = [], threading.Lock()
 
-    def counting_apply(*, event_id):
+    def counting_apply(*, stored):
         with lock:
-            seen.append(event_id)
+            seen.append(stored.pk)
         time.sleep(0.001)  # widen the window between claim and commit
-        return call_event_apply(event_id=event_id)
+        return call_event_apply(stored=stored)
 
     monkeypatch.setattr(webhooks.outbox, "call_event_apply", counting_apply)
     return seen
@@ -187,7 +187,7 @@ def test_a_later_event_is_left_to_the_drainer_applying_its_call(direct_number):
     def holder():  # claims the call's events and keeps them until released
         try:
             with transaction.atomic():
-                got["a"] = call_events_claim()
+                got["a"] = [event.pk for event in call_events_claim()]
                 claimed.set()
                 release.wait(10)
         finally:
@@ -196,7 +196,7 @@ def test_a_later_event_is_left_to_the_drainer_applying_its_call(direct_number):
     def other():
         try:
             with transaction.atomic():
-                got["b"] = call_events_claim()
+                got["b"] = [event.pk for event in call_events_claim()]
         finally:
             connection.close()
 
@@ -213,7 +213,7 @@ def test_a_later_event_is_left_to_the_drainer_applying_its_call(direct_number):
     a.join(10)
     assert got == {"a": [first], "b": [unrelated]}
     with transaction.atomic():
-        assert call_events_claim() == [second]
+        assert [event.pk for event in call_events_claim()] == [second]
 
 
 def test_wake_ups_are_debounced_but_every_callback_is_followed_by_one():
