@@ -15,6 +15,18 @@ The derivation is SQL (`derivation.py`), set-based over any number of calls; `st
 upserts its rows.
 """
 
-from .store import calls_of_events, calls_of_wrap_ups_ended, rebuild_call_facts, rebuild_facts
+from .store import (
+    calls_of_events,
+    calls_of_wrap_ups_ended,
+    indexes_built_after,
+    rebuild_call_facts,
+    rebuild_facts,
+)
 
-__all__ = ["calls_of_events", "calls_of_wrap_ups_ended", "rebuild_call_facts", "rebuild_facts"]
+__all__ = [
+    "calls_of_events",
+    "calls_of_wrap_ups_ended",
+    "indexes_built_after",
+    "rebuild_call_facts",
+    "rebuild_facts",
+]

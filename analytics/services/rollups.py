@@ -110,8 +110,8 @@ def key_pairs(pairs, kind: str) -> Keys:
 
 
 def keys_between(sources, begin: datetime | date | None, end: datetime | date | None) -> Keys:
-    """Every (owner, key) of the `sources` ([(table, owner column, key column)], the facts'
-    table first) whose key is in [begin, end) (no bound when None)."""
+    """Every (owner, key) of the `sources` ([(table, owner column, key column)]) whose key is
+    in [begin, end) (no bound when None)."""
     span = (_adapt(begin), _adapt(end))
     parts, params = [], []
     for table, owner, key in sources:
@@ -146,11 +146,12 @@ def _rollup_queue(model, field: str, keys: Keys) -> None:
         for name, bucket in (("wait", "wait_bucket"), ("handle", "handle_bucket"))
     ]
     changed = " OR ".join(d.distinct(f"{table}.{c}", f"excluded.{c}") for c in columns)
-    upsert = f"""
+    ctes = f"""
 WITH counters AS (
   SELECT f.queue_id, f.{field} AS key, {sums} FROM {scoped} WHERE {where}
   GROUP BY f.queue_id, f.{field}
-), {", ".join(histograms)}
+), {", ".join(histograms)}"""  # noqa: S608 - model tables and columns
+    upsert = f"""
 INSERT INTO {table} (queue_id, {field}, {", ".join(columns)})
 SELECT c.queue_id, c.key, {", ".join(f"c.{c}" for c in QUEUE_SUMS)},
        coalesce(w.h, {d.empty_histogram()}), coalesce(h.h, {d.empty_histogram()})
@@ -162,13 +163,21 @@ ON CONFLICT (queue_id, {field}) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" f
 WHERE {changed}
 """  # noqa: S608 - model tables and columns
     rows, rows_where, rows_params = keys.scope(table, "r", "queue_id", field)
-    delete = f"""
-DELETE FROM {table} WHERE id IN (SELECT r.id FROM {rows} WHERE {rows_where} AND NOT EXISTS
-  (SELECT 1 FROM {FACTS} f WHERE f.queue_id = r.queue_id AND f.{field} = r.{field}))
-"""  # noqa: S608 - model tables and columns
+    left = "SELECT 1 FROM {} x WHERE x.queue_id = r.queue_id AND x.{} = r.{}"
+    delete = f"DELETE FROM {table} WHERE id IN (SELECT r.id FROM {rows} WHERE {rows_where}"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(upsert, params * 3)
-        cursor.execute(delete, rows_params)
+        if d.is_postgresql():
+            # One statement: the keys left without facts are those the counters lack.
+            cursor.execute(
+                f"{ctes}, upserted AS ({upsert} RETURNING 1) {delete}"
+                f" AND NOT EXISTS ({left.format('counters', 'key', field)}))",
+                params * 3 + rows_params,
+            )
+        else:
+            cursor.execute(ctes + upsert, params * 3)
+            cursor.execute(
+                f"{delete} AND NOT EXISTS ({left.format(FACTS, field, field)}))", rows_params
+            )
 
 
 def rollup_queue_intervals(keys: Keys) -> None:

@@ -113,7 +113,11 @@ def recompute_facts(begin: datetime | None, end: datetime | None, *, now: dateti
         if bound is not None:
             scope.append(f"c.created_at {op} %s")
             params.append(connection.ops.adapt_datetimefield_value(bound))
-    facts_mod.rebuild_facts(" AND ".join(scope), params)
+    if begin is None and end is None:
+        with facts_mod.indexes_built_after():
+            facts_mod.rebuild_facts(" AND ".join(scope), params)
+    else:
+        facts_mod.rebuild_facts(" AND ".join(scope), params)
 
 
 def recompute_rollups(begin: datetime | None, end: datetime | None, *, now: datetime) -> None:
