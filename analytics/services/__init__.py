@@ -8,7 +8,6 @@ running twice, or over other batch boundaries, gives the same rows. `rollup_reco
 the same for a date range (the `analytics_recompute` command).
 """
 
-from .agent_time import agent_time
 from .rollups import (
     Keys,
     key_pairs,
@@ -27,7 +26,6 @@ from .runs import (
 
 __all__ = [
     "Keys",
-    "agent_time",
     "daily_summaries_generate",
     "key_pairs",
     "keys_between",

@@ -280,19 +280,23 @@ WITH agent_rows AS (
     params = facts_params + missed_params + time_params
     changed = " OR ".join(d.distinct(f"{table}.{c}", f"excluded.{c}") for c in columns)
     old, old_where, old_params = keys.scope(table, "r", "agent_id", "interval_start")
+    upsert = (
+        f"INSERT INTO {table} (agent_id, interval_start, {', '.join(columns)})"  # noqa: S608
+        f" SELECT * FROM agent_rows WHERE TRUE ON CONFLICT (agent_id, interval_start) DO UPDATE"
+        f" SET {', '.join(f'{c} = excluded.{c}' for c in columns)} WHERE {changed}"
+    )
+    delete = (
+        f"DELETE FROM {table} WHERE id IN (SELECT r.id FROM {old} WHERE {old_where}"  # noqa: S608
+        " AND NOT EXISTS (SELECT 1 FROM agent_rows a WHERE a.owner = r.agent_id"
+        " AND a.key = r.interval_start))"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"{rows} INSERT INTO {table} (agent_id, interval_start, {', '.join(columns)})"  # noqa: S608
-            f" SELECT * FROM agent_rows WHERE TRUE ON CONFLICT (agent_id, interval_start) DO UPDATE"
-            f" SET {', '.join(f'{c} = excluded.{c}' for c in columns)} WHERE {changed}",
-            params,
-        )
-        cursor.execute(
-            f"{rows} DELETE FROM {table} WHERE id IN (SELECT r.id FROM {old} WHERE {old_where}"  # noqa: S608
-            " AND NOT EXISTS (SELECT 1 FROM agent_rows a WHERE a.owner = r.agent_id"
-            " AND a.key = r.interval_start))",
-            params + old_params,
-        )
+        if d.is_postgresql():  # one statement: the rows computed once
+            cursor.execute(f"{rows}, upserted AS ({upsert} RETURNING 1) {delete}",
+                           params + old_params)  # fmt: skip
+        else:
+            cursor.execute(f"{rows} {upsert}", params)
+            cursor.execute(f"{rows} {delete}", params + old_params)
 
 
 def _fetch(keys: Keys, cutoff: datetime) -> set[tuple[int, datetime]]:
