@@ -7,83 +7,67 @@ member of the call's queue. For KNOWN_AGENT_WAIT_SECONDS (20) after the caller e
 queue, the call is offered to that agent only, and waits for them while they are available
 but busy (ringing, talking, wrapping up, in a reject delay); it goes to the queue's strategy at
 once when they are logged off or away, or already missed this call, and to anyone after it.
+
+The rules are SQL fragments of the claim statement (routing.claim), which applies them; `now`
+is the statement's expression for the current time, and the claim fills in the settings
+(%(known_window)s, %(known_wait)s, %(known_enabled)s: off when either is zero).
 """
 
-from datetime import datetime, timedelta
-
-from django.conf import settings
-from django.db.models import QuerySet
-from django.utils import timezone
-
 from callcenter.choices import AgentStatus, CallDirection
-from callcenter.models import Agent, Call, Queue, QueueMembership
-from callcenter.models.calls import KNOWN_AGENT
-from callcenter.services.call_facts import save_fields
+
+from .models import MISSED_STATUSES
 
 OUTBOUND = (CallDirection.OUTBOUND_API, CallDirection.OUTBOUND_DIAL)
+# KNOWN_AGENT (callcenter.models.calls) in SQL: the known-agent indexes' predicate.
+_ANSWERED = "k.parent_id IS NULL AND k.agent_id IS NOT NULL AND k.answered_at IS NOT NULL"
 
 
-def window() -> timedelta:
-    return timedelta(hours=settings.KNOWN_AGENT_WINDOW_HOURS)
+def sql_list(values) -> str:
+    """Choices as an SQL list of literals."""
+    return ", ".join(f"'{value}'" for value in values)
 
 
-def wait() -> timedelta:
-    return timedelta(seconds=settings.KNOWN_AGENT_WAIT_SECONDS)
-
-
-def conversations_with(number: str, *, since: datetime) -> tuple[QuerySet, QuerySet]:
-    """Customers' calls with `number` an agent answered since `since`, latest first: the
-    caller's inbound calls (call_known_agent_inbound_idx) and the calls we placed to them
-    (call_known_agent_outbound_idx)."""
-    answered = Call.objects.filter(KNOWN_AGENT, answered_at__gte=since).order_by("-answered_at")
-    return (
-        answered.filter(direction=CallDirection.INBOUND, from_number=number),
-        answered.filter(direction__in=OUTBOUND, to_number=number),
+def preference_sql(call: str, queue_id: str, now: str) -> str:
+    """One row (agent_id, until): whom the call aliased `call` prefers in queue `queue_id` and
+    until when, resolved now. The agent of the latest call answered with the customer's number
+    (call_known_agent_inbound_idx for their calls, call_known_agent_outbound_idx for ours)
+    when a member of the queue; none (until now) otherwise."""
+    number = (
+        f"(CASE WHEN {call}.direction = '{CallDirection.INBOUND}'"
+        f" THEN {call}.from_number ELSE {call}.to_number END)"
     )
+    since = f"{now} - %(known_window)s"
+    return f"""
+        SELECT known.agent_id,
+               CASE WHEN known.agent_id IS NULL THEN {now}
+                    ELSE greatest(coalesce({call}.enqueued_at, {now}), {call}.created_at)
+                         + %(known_wait)s END AS until
+        FROM (SELECT (
+            SELECT latest.agent_id FROM (
+                (SELECT k.answered_at, k.agent_id FROM callcenter_call k
+                 WHERE {_ANSWERED} AND k.direction = '{CallDirection.INBOUND}'
+                   AND k.from_number = {number} AND k.answered_at >= {since}
+                 ORDER BY k.answered_at DESC LIMIT 1)
+                UNION ALL
+                (SELECT k.answered_at, k.agent_id FROM callcenter_call k
+                 WHERE {_ANSWERED} AND k.direction IN ({sql_list(OUTBOUND)})
+                   AND k.to_number = {number} AND k.answered_at >= {since}
+                 ORDER BY k.answered_at DESC LIMIT 1)
+                ORDER BY 1 DESC, 2 DESC LIMIT 1
+            ) latest
+            WHERE %(known_enabled)s AND left({number}, 1) = '+'
+              AND EXISTS (SELECT 1 FROM callcenter_queuemembership m
+                          WHERE m.queue_id = {queue_id} AND m.agent_id = latest.agent_id)
+        ) AS agent_id OFFSET 0) known"""  # noqa: S608 - choices and aliases; OFFSET 0: one lookup
 
 
-def last_agent_of(number: str, *, since: datetime) -> int | None:
-    """The agent of the latest call answered with `number` since `since` (two index reads)."""
-    latest = [
-        calls.values_list("answered_at", "agent_id").first()
-        for calls in conversations_with(number, since=since)
-    ]
-    found = [row for row in latest if row is not None]
-    return max(found)[1] if found else None
-
-
-def resolve_preferred_agent(call: Call) -> None:
-    """Remember whom `call` is offered to first, and until when (once per call).
-    Precondition: the caller holds the call's row lock, in a transaction."""
-    now = timezone.now()
-    agent_id, until = None, now
-    number = call.customer_number
-    if wait() and window() and number.startswith("+"):
-        agent_id = last_agent_of(number, since=now - window())
-        member = QueueMembership.objects.filter(queue_id=call.queue_id, agent_id=agent_id)
-        if agent_id is not None and member.exists():
-            until = max(call.enqueued_at or now, call.created_at) + wait()
-        else:
-            agent_id = None
-    call.preferred_agent_id, call.preferred_agent_until = agent_id, until
-    save_fields(call, "preferred_agent", "preferred_agent_until")
-
-
-def preference_holds(call: Call) -> bool:
-    return (
-        call.preferred_agent_id is not None
-        and call.preferred_agent_until is not None
-        and timezone.now() < call.preferred_agent_until
-    )
-
-
-def waits_for(call: Call, queue: Queue, missed) -> bool:
-    """Whether `call` waits for its known agent, who is not free right now: they are
-    available (logged in, taking calls) in the queue and have not missed this call."""
-    return (
-        Agent.objects.filter(
-            pk=call.preferred_agent_id, status=AgentStatus.AVAILABLE, memberships__queue=queue
-        )
-        .exclude(pk__in=missed)
-        .exists()
-    )
+def waits_sql(agent_id: str, queue_id: str, call_id: str) -> str:
+    """Whether a call waits for its known agent `agent_id`, who is not free right now: they
+    are available (logged in, taking calls) in the queue and have not missed this call."""
+    return f"""EXISTS (
+        SELECT 1 FROM callcenter_agent p
+        JOIN callcenter_queuemembership m ON m.agent_id = p.id AND m.queue_id = {queue_id}
+        WHERE p.id = {agent_id} AND p.status = '{AgentStatus.AVAILABLE}'
+          AND NOT EXISTS (SELECT 1 FROM routing_reservation x
+                          WHERE x.call_id = {call_id} AND x.agent_id = p.id
+                            AND x.status IN ({sql_list(MISSED_STATUSES)})))"""  # noqa: S608

@@ -37,10 +37,16 @@ def routing_after_call_change(call: Call | None) -> None:
         return  # most changes (a caller's progress, a call nobody was offered) settle nothing
     with transaction.atomic():
         freed = _settle(call)
-    if freed:
+    # An agent left available and idle has asked for routing already (agent_became_routable):
+    # ask once per change, not twice.
+    if freed is not None and not _routable_idle(freed):
         from .tasks import routing_run_task
 
         routing_run_task.delay()
+
+
+def _routable_idle(agent: Agent) -> bool:
+    return agent.status == AgentStatus.AVAILABLE and agent.activity == AgentActivity.IDLE
 
 
 def _offer_of(call: Call):
@@ -55,12 +61,13 @@ def _offer_of(call: Call):
     return Reservation.objects.none()
 
 
-def _settle(call: Call) -> bool:
+def _settle(call: Call) -> Agent | None:
+    """The agent an ended offer freed (a place for a call, or the call for someone else)."""
     if call.parent_id and call.agent_id:
         return _agent_leg_changed(call)
     if call.ended_at is not None:
         return _customer_left(call)
-    return False
+    return None
 
 
 def _open_reservation(**filters) -> Reservation | None:
@@ -78,20 +85,20 @@ def _close(reservation: Reservation, status: str, agent_user_id: int) -> None:
     notifications.offer_ended(reservation, agent_user_id)
 
 
-def _agent_leg_changed(leg: Call) -> bool:
+def _agent_leg_changed(leg: Call) -> Agent | None:
     reservation = _open_reservation(call_id=leg.parent_id, agent_id=leg.agent_id)
     if reservation is None:
-        return False
+        return None
     agent = lock_agent(leg.agent_id)
     if leg.ended_at is None:
         if leg.status == CallStatus.IN_PROGRESS and reservation.status == ReservationStatus.OFFERED:
             accept(reservation, agent, reason="answered an offer")
-        return False
+        return None
     if leg.answered_at is not None:
         complete(reservation, agent, talk_seconds=leg.talk_seconds or 0)
     else:
         missed(reservation, agent, rejected=leg.status == CallStatus.BUSY)
-    return True
+    return agent
 
 
 def accept(reservation: Reservation, agent: Agent, *, reason: str) -> None:
@@ -141,7 +148,7 @@ def missed(reservation: Reservation, agent: Agent, *, rejected: bool) -> None:
 
 def _delay_next_offer(agent: Agent, queue, *, rejected: bool) -> None:
     """No offer to an agent who just rejected or missed one for the queue's delay
-    (routing's own bookkeeping on the agent; the claim compares it, see eligible_agents).
+    X.
     Precondition: the caller holds the agent's row lock."""
     delay = queue.reject_delay_seconds if rejected else queue.no_answer_delay_seconds
     if not delay:
@@ -152,11 +159,11 @@ def _delay_next_offer(agent: Agent, queue, *, rejected: bool) -> None:
         agent.save(update_fields=["not_before"])
 
 
-def _customer_left(call: Call) -> bool:
+def _customer_left(call: Call) -> Agent | None:
     """The customer hung up while their offer was ringing: cancel it and stop the ring."""
     reservation = _open_reservation(call=call, status=ReservationStatus.OFFERED)
     if reservation is None:
-        return False
+        return None
     agent = lock_agent(reservation.agent_id)
     _close(reservation, ReservationStatus.CANCELED, agent.user_id)
     _release(agent, reason="caller hung up")
@@ -164,7 +171,7 @@ def _customer_left(call: Call) -> bool:
         parent=call, agent_id=reservation.agent_id, ended_at__isnull=True
     ):
         call_hang_up(call=leg, request_key="offer-canceled")
-    return True
+    return agent
 
 
 def _release(agent, *, reason: str, missed_offer: bool | None = None) -> None:

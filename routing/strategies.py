@@ -1,21 +1,14 @@
-"""How a queue orders its eligible agents (Queue.strategy); tiers are walked by the caller."""
-
-from django.db.models import F, QuerySet
-from django.db.models.functions import Random
+"""How a queue orders its eligible agents (Queue.strategy): the claim statement's ORDER BY over
+the agent row `ag` (routing.claim); tiers are walked before it, level by level."""
 
 from callcenter.choices import RoutingStrategy
-from callcenter.models import Queue
 
-ORDERINGS = {
-    RoutingStrategy.LONGEST_IDLE: ("idle_since", "id"),
+ORDER_BY = {
+    # agent_routable_idle_since_idx's order: the claim stops at its first eligible row.
+    RoutingStrategy.LONGEST_IDLE: "ag.idle_since, ag.id",
     # Resume after the agent offered a call most recently: the least recently offered first.
-    RoutingStrategy.ROUND_ROBIN: (F("last_offered_at").asc(nulls_first=True), "id"),
-    RoutingStrategy.FEWEST_CALLS: ("calls_answered_today", "idle_since", "id"),
-    RoutingStrategy.LEAST_TALK_TIME: ("talk_seconds_today", "idle_since", "id"),
-    RoutingStrategy.RANDOM: (Random(),),
+    RoutingStrategy.ROUND_ROBIN: "ag.last_offered_at NULLS FIRST, ag.id",
+    RoutingStrategy.FEWEST_CALLS: "ag.calls_answered_today, ag.idle_since, ag.id",
+    RoutingStrategy.LEAST_TALK_TIME: "ag.talk_seconds_today, ag.idle_since, ag.id",
+    RoutingStrategy.RANDOM: "random()",
 }
-
-
-def ordered_for(queue: Queue, agents: QuerySet) -> QuerySet:
-    """`agents` (members of `queue`) in the order the queue offers calls to them."""
-    return agents.order_by(*ORDERINGS[queue.strategy])

@@ -74,7 +74,7 @@ def wait_until_settled(seconds: float) -> None:
         if time.monotonic() >= nudge:
             offered = routing_run()
             if still == ["callback requests due"] and not offered:
-                return  # every free agent missed them lately (routing.selectors.WORK_MISS_MEMORY)
+                return  # every free agent missed them lately (routing.claim.WORK_MISS_MEMORY)
             nudge = time.monotonic() + 1
         time.sleep(0.2)
 

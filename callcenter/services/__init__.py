@@ -17,7 +17,6 @@ from .call_control import (
     call_monitor,
     call_move_to_queue,
     call_offer_lapsed,
-    call_offer_to_agent,
     call_set_hold,
     call_set_recording,
     call_transfer,
@@ -39,7 +38,7 @@ from .calls import (
     call_start_inbound,
 )
 from .presence import agent_heartbeat, agents_presence_sweep
-from .work import work_finish, work_offer_lapsed, work_offer_to_agent, work_start
+from .work import work_finish, work_offer_lapsed, work_start
 from .wrap_up import agent_complete_wrap_up
 
 __all__ = [
@@ -68,7 +67,6 @@ __all__ = [
     "call_monitor",
     "call_move_to_queue",
     "call_offer_lapsed",
-    "call_offer_to_agent",
     "call_request_callback",
     "call_request_queue_exit",
     "call_send_to_voicemail",
@@ -80,6 +78,5 @@ __all__ = [
     "callcenter_today",
     "work_finish",
     "work_offer_lapsed",
-    "work_offer_to_agent",
     "work_start",
 ]

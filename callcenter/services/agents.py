@@ -150,13 +150,13 @@ def agent_change_activity(
     active_calls_delta: int = 0,
     at: datetime | None = None,
     reason: str = "",
-    offered: bool = False,
     wrap_up_until: datetime | None = None,
     answered_talk_seconds: int | None = None,
     missed_offer: bool | None = None,
 ) -> Agent:
-    """The system moves the agent's activity (offered, on call, wrap-up, idle) and active-call
-    count, with its audit row; the database CHECK refuses more calls than capacity.
+    """The system moves the agent's activity (on call, wrap-up, idle) and active-call count,
+    with its audit row; the database CHECK refuses more calls than capacity. (An offer is
+    written by the claim statement: callcenter.services.offers.)
     Precondition: the caller holds the agent's row lock (locks.lock_agent), in a transaction."""
     at = at or timezone.now()
     before = (agent.status, agent.activity)
@@ -168,9 +168,6 @@ def agent_change_activity(
         if activity == AgentActivity.IDLE:
             agent.idle_since = at
             fields.append("idle_since")
-    if offered:
-        agent.last_offered_at = at
-        fields.append("last_offered_at")
     agent.wrap_up_until = wrap_up_until if activity == AgentActivity.WRAP_UP else None
     fields.append("wrap_up_until")
     if answered_talk_seconds is not None:

@@ -41,33 +41,6 @@ def agent_leg(call: Call) -> Call | None:
     )
 
 
-def call_offer_to_agent(*, call: Call, agent: Agent, ring_timeout: int, offer_key: str) -> None:
-    """Ring `agent`'s softphone for the waiting `call` (after commit); when the agent's leg
-    answers, the customer is bridged into the call's conference (follow_agent_leg).
-    Precondition: the caller holds the call's row lock and the call is waiting."""
-    call.stage = CallStage.OFFERED
-    save_fields(call, "stage")
-    ring_agent(call=call, agent=agent, ring_timeout=ring_timeout, offer_key=offer_key)
-
-
-def ring_agent(
-    *, call: Call, agent: Agent, ring_timeout: int, offer_key: str, role: str = "agent"
-) -> None:
-    """Ring `agent`'s softphone with a leg of `call` (after commit): it joins the call's
-    conference (role "agent") or holds for a callback's customer (role "callback")."""
-    operation_request(
-        kind=OperationKind.DIAL_AGENT,
-        key=f"dial_agent:{call.call_sid}:{offer_key}",
-        call_sid=call.call_sid,
-        params={
-            "customer_call_sid": call.call_sid,
-            "identity": agent.softphone_identity,
-            "ring_timeout": ring_timeout,
-            "role": role,
-        },
-    )
-
-
 def _back_to_waiting(call: Call) -> None:
     """An offer that went nowhere: the caller waits again, keeping their place."""
     call.stage = CallStage.WAITING

@@ -1,7 +1,8 @@
 """Voicemails and callback requests as work for agents: routing offers them like calls, in
-the callers' original order (callcenter.models.work). This module writes their state after
-creation: waiting → offered → in progress → done; a callback whose customer was not reached
-waits again (after CALLBACK_RETRY_SECONDS) until CALLBACK_MAX_ATTEMPTS dials, then fails.
+the callers' original order (callcenter.models.work). This module writes their state once
+offered (the offer itself: callcenter.services.offers): offered → in progress → done, or
+waiting again; a callback whose customer was not reached waits again (after
+CALLBACK_RETRY_SECONDS) until CALLBACK_MAX_ATTEMPTS dials, then fails.
 
 A callback connects the agent first: their softphone rings with a leg of the request's call
 that holds (TwiML role "callback"); once they answer, the customer is dialed into a conference
@@ -16,11 +17,11 @@ from django.utils import timezone
 from callcenter.choices import TERMINAL_STATUSES, CallDirection, CallStatus, WorkStatus
 from callcenter.errors import TransitionNotAllowed
 from callcenter.locks import lock_work
-from callcenter.models import Agent, Call, CallbackRequest, Voicemail
+from callcenter.models import Call, CallbackRequest, Voicemail
 from telephony.models import OperationKind
 from telephony.services import operation_request
 
-from .call_control import hang_up_leg, ring_agent
+from .call_control import hang_up_leg
 from .call_facts import save_fields
 
 WORK_MODELS = {"voicemail": Voicemail, "callback": CallbackRequest}
@@ -30,21 +31,6 @@ PICKED_UP = (CallStatus.IN_PROGRESS, CallStatus.COMPLETED)
 
 def _save(item, *fields: str) -> None:
     item.save(update_fields=list(fields))
-
-
-def work_offer_to_agent(*, item, agent: Agent, ring_timeout: int, offer_key: str) -> None:
-    """Offer waiting work to `agent`; a callback rings the agent's softphone (after commit).
-    Precondition: the caller holds the item's row lock and the item is waiting."""
-    item.status, item.agent = WorkStatus.OFFERED, agent
-    _save(item, "status", "agent")
-    if isinstance(item, CallbackRequest):
-        ring_agent(
-            call=item.call,
-            agent=agent,
-            ring_timeout=ring_timeout,
-            offer_key=offer_key,
-            role="callback",
-        )
 
 
 def _wait_again(item, *fields: str) -> None:

@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from callcenter.choices import AgentActivity, CallStage, RoutingStrategy
@@ -110,7 +112,42 @@ def test_an_offer_reserves_the_agent_and_rings_after_commit(django_capture_on_co
     dial = Operation.objects.get(kind=OperationKind.DIAL_AGENT)
     assert dial.params["identity"] == agent.softphone_identity and dial.params["ring_timeout"] == 15
     # The ring is queued for after commit (beside the realtime pushes).
-    assert [cb.__qualname__ for cb in callbacks].count("operation_request.<locals>.<lambda>") == 1
+    assert [cb.__qualname__ for cb in callbacks].count("offer_made.<locals>.<lambda>") == 1
+
+
+def test_a_claim_is_one_statement_and_the_offer_event(django_capture_on_commit_callbacks):
+    queue = QueueFactory()
+    available(queue), available(queue)
+    waiting_call(queue), waiting_call(queue)
+    claimed_agent(django_capture_on_commit_callbacks)  # the connection prepares the claim
+    with (
+        django_capture_on_commit_callbacks(execute=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert routing_claim_next() is not None
+    # The claim statement, then the offer in the agent's event log (realtime).
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert [sql.split()[0] for sql in statements] == ["EXECUTE", "WITH"], statements
+
+
+def test_a_race_the_constraints_catch_is_lost_and_writes_nothing(
+    django_capture_on_commit_callbacks,
+):
+    """As when another router's offer of the call committed in between: the partial unique
+    constraint (one open reservation per call) refuses the reservation, nothing is written."""
+    queue = QueueFactory()
+    agent, other = available(queue, idle_minutes=5), available(queue)
+    call = waiting_call(queue)
+    Reservation.objects.create(
+        call=call, agent=other, queue=queue, offered_at=NOW, expires_at=NOW + timedelta(seconds=20)
+    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert routing_claim_next() is None
+    assert callbacks == []
+    assert Reservation.objects.count() == 1
+    assert Agent.objects.get(pk=agent.pk).activity == AgentActivity.IDLE
+    assert not AgentStatusEvent.objects.exists() and not Operation.objects.exists()
+    assert Call.objects.get(pk=call.pk).stage == CallStage.WAITING
 
 
 def test_busy_offline_and_full_agents_are_skipped(django_capture_on_commit_callbacks):

@@ -1,5 +1,5 @@
 """Concurrent routers never double-book: threads released together at a barrier, with a pause
-between choosing and writing to widen every race, repeated."""
+after each claim (its locks held) to widen every race, repeated."""
 
 import time
 from collections import Counter

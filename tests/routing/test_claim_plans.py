@@ -1,29 +1,56 @@
-"""The claim's queries use their named partial indexes (PostgreSQL plans, steered as in
-tests/callcenter/test_indexes.py: no sequential scans, no sorts)."""
+"""The claim statement reads its named partial indexes (PostgreSQL plans, steered as in
+tests/plans.py: no sequential scans, no sorts where an index delivers the order)."""
+
+import json
 
 import pytest
+from django.db import connection, transaction
 
 from callcenter.models import Agent
-from routing.selectors import claimable_calls, eligible_agents
+from routing.claim import claim_sql
 from tests.factories import AgentFactory, QueueFactory, ended_call, waiting_call
-from tests.plans import plan_indexes
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
-def test_claimable_calls_use_the_global_waiting_order():
-    queue = QueueFactory()
-    for _ in range(100):
-        ended_call(queue)
-    for _ in range(3):
-        waiting_call(queue)
-    assert "call_waiting_global_order_idx" in plan_indexes(claimable_calls()[:20])
+def claim_plan_indexes() -> set[str]:
+    """The indexes of the claim statement's plan (EXPLAIN only: nothing is claimed)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        for setting in ("enable_seqscan", "enable_sort"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        for table in ("callcenter_agent", "callcenter_call", "routing_reservation"):
+            cursor.execute(f"ANALYZE {table}")
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {claim_sql()}")
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    found: set[str] = set()
+
+    def walk(node):
+        found.update([node["Index Name"]] if "Index Name" in node else [])
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    return found
 
 
-def test_eligible_agents_use_the_routable_index():
+def test_the_claim_reads_the_named_partial_indexes():
     queue = QueueFactory()
-    AgentFactory.create_batch(50, queues=[queue])
+    agent = AgentFactory.create_batch(50, queues=[queue])[0]
     ready = AgentFactory.create_batch(3, queues=[queue])
     Agent.objects.filter(pk__in=[a.pk for a in ready]).update(status="available")
-    call = waiting_call(queue)
-    assert "agent_routable_idle_since_idx" in plan_indexes(eligible_agents(call, queue)[:1])
+    for _ in range(100):
+        ended_call(queue, agent)
+    for _ in range(3):
+        waiting_call(queue)
+    found = claim_plan_indexes()
+    for index in (
+        "call_waiting_global_order_idx",  # callers in service order
+        "voicemail_waiting_idx",  # waiting work
+        "callbackrequest_waiting_idx",
+        "agent_routable_idle_since_idx",  # the longest idle routable member first
+        "reservation_call_agent_idx",  # not one who missed the call
+        "call_known_agent_inbound_idx",  # a returning caller's agent
+        "call_known_agent_outbound_idx",
+    ):
+        assert index in found, (index, found)

@@ -10,12 +10,10 @@ from django.utils import timezone
 
 from callcenter.choices import CallDirection
 from callcenter.models import Agent, Call
-from routing.known_agent import conversations_with, last_agent_of
 from routing.models import Reservation
 from routing.services import routing_claim_next
 from tests.concurrency import run_routers
 from tests.factories import AgentFactory, QueueFactory, ended_call, waiting_call
-from tests.plans import plan_indexes
 
 pytestmark = pytest.mark.django_db
 NUMBER = "+14155550123"
@@ -143,7 +141,6 @@ def test_the_latest_answered_call_decides_inbound_or_placed_by_us(
     spoke_with(later, hours_ago=5)
     # An agent who could not answer (an unanswered call with them) does not count.
     spoke_with(earlier, hours_ago=1, answered=False)
-    assert last_agent_of(NUMBER, since=timezone.now() - timedelta(days=3)) == later.pk
     # A callback we placed to the same number, more recent, wins.
     spoke_with(
         callback_agent,
@@ -154,6 +151,15 @@ def test_the_latest_answered_call_decides_inbound_or_placed_by_us(
     )
     returning(queue)
     assert claim(django_capture_on_commit_callbacks).agent == callback_agent
+
+
+def test_the_latest_answered_inbound_call_decides(queue, django_capture_on_commit_callbacks):
+    earlier, later = available(queue, idle_minutes=60), available(queue)
+    spoke_with(earlier, hours_ago=10)
+    spoke_with(later, hours_ago=5)
+    spoke_with(earlier, hours_ago=1, answered=False)
+    returning(queue)
+    assert claim(django_capture_on_commit_callbacks).agent == later
 
 
 @override_settings(KNOWN_AGENT_WINDOW_HOURS=24)
@@ -204,17 +210,6 @@ def test_a_preferred_agent_needs_a_deadline(queue):
     call = waiting_call(queue)
     with pytest.raises(IntegrityError), transaction.atomic():
         Call.objects.filter(pk=call.pk).update(preferred_agent=available(queue))
-
-
-@pytest.mark.postgres
-def test_the_lookup_reads_the_known_agent_indexes(queue):
-    agent = available(queue)
-    for n in range(200):
-        ended_call(queue, agent, from_number=f"+1415666{n:04d}")
-    spoke_with(agent)
-    inbound, outbound = conversations_with(NUMBER, since=timezone.now() - timedelta(days=3))
-    assert "call_known_agent_inbound_idx" in plan_indexes(inbound[:1])
-    assert "call_known_agent_outbound_idx" in plan_indexes(outbound[:1])
 
 
 @pytest.mark.postgres

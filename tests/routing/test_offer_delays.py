@@ -12,6 +12,7 @@ from callcenter.models import Agent, Call, Queue
 from routing.lifecycle import routing_after_call_change
 from routing.models import Reservation, ReservationStatus
 from routing.services import routing_claim_next
+from routing.tasks import routing_run_task
 from tests.factories import AgentFactory, QueueFactory, waiting_call
 
 pytestmark = pytest.mark.django_db
@@ -30,8 +31,9 @@ def claim(django_capture_on_commit_callbacks):
         return routing_claim_next()
 
 
-def end_leg(reservation, leg_status, django_capture_on_commit_callbacks) -> None:
-    """The agent's leg ended unanswered, as the applied callbacks leave it."""
+def end_leg(reservation, leg_status, django_capture_on_commit_callbacks) -> list:
+    """The agent's leg ended unanswered, as the applied callbacks leave it; what it left to
+    do after commit."""
     Call.objects.filter(pk=reservation.call_id).update(stage=CallStage.WAITING)
     leg = Call.objects.create(
         call_sid=f"CAleg{reservation.pk:029x}",
@@ -43,8 +45,9 @@ def end_leg(reservation, leg_status, django_capture_on_commit_callbacks) -> None
         created_at=reservation.offered_at,
         ended_at=timezone.now(),
     )
-    with django_capture_on_commit_callbacks(execute=False):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         routing_after_call_change(leg)
+    return callbacks
 
 
 @pytest.mark.parametrize(
@@ -60,14 +63,17 @@ def test_a_miss_holds_the_agent_back_for_the_queue_delay(
     call = waiting_call(queue, waited=timedelta(seconds=60))
     offer = claim(django_capture_on_commit_callbacks)
     assert offer.agent == first
-    end_leg(offer, leg_status, django_capture_on_commit_callbacks)
+    after_commit = end_leg(offer, leg_status, django_capture_on_commit_callbacks)
     first.refresh_from_db()
     delay = (first.not_before - timezone.now()).total_seconds()
     assert 25 < delay <= 30
     assert first.activity == "idle" and first.active_calls == 0
 
-    # The missed call went to the next agent (routing ran at once), not back to the one
-    # who missed it.
+    # Routing is asked once, at commit (the agent idle again, the call waiting again)...
+    asks = [callback for callback in after_commit if callback == routing_run_task.delay]
+    assert len(asks) == 1
+    asks[0]()
+    # ...and the missed call went to the next agent, not back to the one who missed it.
     retry = Reservation.objects.get(status=ReservationStatus.OFFERED)
     assert (retry.call_id, retry.agent) == (call.pk, second)
 

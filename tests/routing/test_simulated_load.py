@@ -27,7 +27,10 @@ FINAL_OUTCOMES = {"answered", "abandoned", "short_abandoned", "voicemail", "call
 def center(live_server):
     call_command("seed_demo", verbosity=0)
     queues = list(Queue.objects.order_by("name"))
-    Queue.objects.update(business_hours={}, max_wait_seconds=12, wrap_up_seconds=0)
+    # The wait loop asks the waitUrl again every announce interval (60 simulated seconds, 5
+    # real ones here): a maximum wait between two of its asks, not next to one, so callers
+    # reach it however fast the server answers.
+    Queue.objects.update(business_hours={}, max_wait_seconds=8, wrap_up_seconds=0)
     Queue.objects.filter(name="Support").update(max_wait_action=MaxWaitAction.CALLBACK)
     for n in range(AGENTS - Agent.objects.count()):
         AgentFactory(queues=[queues[n % len(queues)], queues[(n + 1) % len(queues)]])
