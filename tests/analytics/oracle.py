@@ -9,7 +9,8 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from analytics import kpis
-from analytics.models import EntryOutcome
+from analytics.facts.derivation import FACT_COLUMNS
+from analytics.models import EntryOutcome, QueueEntryFact
 from callcenter.choices import AgentActivity, CallOutcome
 from callcenter.models import Agent, AgentStatusEvent, Call, CallEvent, Queue
 from callcenter.participants import AGENT_LABEL_PREFIX
@@ -318,3 +319,10 @@ def oracle_facts(call_ids) -> list[SimpleNamespace]:
             call, events_by_call.get(call.pk, []), queues, agents_by_identity, wrap_ups
         )
     ]
+
+
+def assert_stored_facts_match(call_ids) -> None:
+    """The facts stored for `call_ids` are exactly those the replay derives."""
+    stored = QueueEntryFact.objects.filter(call_id__in=call_ids).order_by("call_id", "seq")
+    expected = [tuple(getattr(f, c) for c in FACT_COLUMNS) for f in oracle_facts(call_ids)]
+    assert [tuple(r) for r in stored.values_list(*FACT_COLUMNS)] == expected

@@ -11,12 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics.facts import rebuild_call_facts
-from analytics.facts.derivation import FACT_COLUMNS
 from analytics.models import QueueEntryFact
 from analytics.services import recompute_facts
 from callcenter.choices import CallOutcome
 from tests.analytics.builders import agent_event, conference, ended_call, stored_event
-from tests.analytics.oracle import oracle_facts
+from tests.analytics.oracle import assert_stored_facts_match
 from tests.factories import AgentFactory, QueueFactory
 
 pytestmark = pytest.mark.django_db
@@ -113,15 +112,6 @@ def _write(spec, queues, agents, steps):
     return call
 
 
-def _stored(call_ids):
-    rows = QueueEntryFact.objects.filter(call_id__in=call_ids).order_by("call_id", "seq")
-    return [tuple(r) for r in rows.values_list(*FACT_COLUMNS)]
-
-
-def _expected(call_ids):
-    return [tuple(getattr(f, c) for c in FACT_COLUMNS) for f in oracle_facts(call_ids)]
-
-
 @settings(
     max_examples=100,
     deadline=None,
@@ -142,12 +132,10 @@ def test_sql_facts_equal_the_python_replay(db, specs, steps):
         call_ids = [_write(spec, queues, agents, steps).pk for spec in specs]
         for who, at, before, after in sorted(steps, key=lambda s: s[1]):
             agent_event(agents[who], at, "available", after, ("available", before))
-        expected = _expected(call_ids)
-
         rebuild_call_facts(call_ids)
-        assert _stored(call_ids) == expected
+        assert_stored_facts_match(call_ids)
         QueueEntryFact.objects.all().delete()
         recompute_facts(None, None, now=BASE + timedelta(days=1))
-        assert _stored(call_ids) == expected
+        assert_stored_facts_match(call_ids)
     finally:
         transaction.savepoint_rollback(savepoint)

@@ -17,12 +17,20 @@ from tests.analytics.builders import (
     queue_exit,
     transfer,
 )
+from tests.analytics.oracle import assert_stored_facts_match
 from tests.factories import AgentFactory, QueueFactory
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)  # a Monday
 S = timedelta(seconds=1)
 LATER = T0 + timedelta(days=2)
+
+
+@pytest.fixture(autouse=True)
+def facts_match_the_python_replay(db):
+    """Every scenario here also checks the SQL derivation against tests/analytics/oracle.py."""
+    yield
+    assert_stored_facts_match(set(QueueEntryFact.objects.values_list("call_id", flat=True)))
 
 
 def report(queue, day=date(2026, 1, 5)):
