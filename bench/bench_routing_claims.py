@@ -22,6 +22,7 @@ from django.test.utils import CaptureQueriesContext
 
 from bench import datagen
 from callcenter.models import Agent, Call
+from routing.claim import execute_claim
 from routing.models import OPEN_STATUSES, Reservation
 from routing.services import routing_claim_next
 
@@ -115,6 +116,16 @@ def _claim_orm_rolled_back():
             transaction.set_rollback(True)
 
 
+def _claim_statement_rolled_back():
+    """routing_claim_next's statement alone, rolled back (for where the claim's time goes)."""
+    with transaction.atomic(), connection.cursor() as cur:
+        try:
+            found = execute_claim(cur)
+        finally:
+            transaction.set_rollback(True)
+    return found
+
+
 def _claim_sql_rolled_back():
     with transaction.atomic(), connection.cursor() as cur:
         try:
@@ -175,11 +186,13 @@ def _orm_vs_sql(ctx) -> list[dict]:
         orm_pair = _claim_orm_rolled_back()
     sql_pair = _claim_sql_rolled_back()
     call = Call.objects.select_related("queue").get(pk=orm_pair[0])
-    orm_ms, sql_ms = [], []
-    for _ in range(LATENCY_SAMPLES // 50):  # interleaved blocks: drift hits both arms alike
+    orm_ms, sql_ms, statement_ms = [], [], []
+    for _ in range(LATENCY_SAMPLES // 50):  # interleaved blocks: drift hits the arms alike
         orm_ms += _latencies(ctx, _claim_orm_rolled_back, 50)
         sql_ms += _latencies(ctx, _claim_sql_rolled_back, 50)
+        statement_ms += _latencies(ctx, _claim_statement_rolled_back, 50)
     orm, sql = statistics.median(orm_ms), statistics.median(sql_ms)
+    statement = statistics.median(statement_ms)
     pairs = f"ORM claims call/agent {orm_pair}, SQL {sql_pair}"
     return [
         _row("orm_vs_sql.ratio", orm / sql, "x",
@@ -189,6 +202,9 @@ def _orm_vs_sql(ctx) -> list[dict]:
              f"p99 {_p99(orm_ms):.2f} ms; {len(queries)} statements per claim incl. "
              "BEGIN/ROLLBACK/savepoints", sql=[q["sql"] for q in queries.captured_queries]),
         _row("orm_vs_sql.sql_p50_ms", sql, "ms", f"p99 {_p99(sql_ms):.2f} ms"),
+        _row("orm_vs_sql.claim_statement_p50_ms", statement, "ms",
+             f"{statement / sql:.2f}x the CTE; the claim's own statement alone (routing.claim), "
+             "without the offer's event-log write (realtime) and notifications"),
         _row("orm_vs_sql.same_pair", orm_pair == sql_pair, "bool",
              f"{pairs}; queue strategy {call.queue.strategy}, tiers {call.queue.use_tiers} "
              "(the SQL orders by idle_since only)"),

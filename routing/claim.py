@@ -221,30 +221,32 @@ def _interval(delta: timedelta) -> str:
     return f"interval '{delta.total_seconds()} seconds'"
 
 
-def _constants() -> tuple[tuple[str, str], ...]:
-    """The settings the statement reads, as SQL constants for its placeholders."""
-    window = timedelta(hours=settings.KNOWN_AGENT_WINDOW_HOURS)
-    wait = timedelta(seconds=settings.KNOWN_AGENT_WAIT_SECONDS)
-    presence = timedelta(seconds=settings.PRESENCE_TIMEOUT_SECONDS)
-    return (
-        ("candidates", str(CANDIDATES)),
-        ("presence_timeout", _interval(presence)),
-        ("work_miss_memory", _interval(WORK_MISS_MEMORY)),
-        ("known_window", _interval(window)),
-        ("known_wait", _interval(wait)),
-        ("known_enabled", "true" if window and wait else "false"),
-    )
-
-
 @lru_cache(maxsize=8)
-def _statement(constants: tuple[tuple[str, str], ...]) -> tuple[str, str]:
-    sql = CLAIM % dict(constants)
+def _statement(presence_seconds: int, window_hours: int, wait_seconds: int) -> tuple[str, str]:
+    """The claim with these settings written in as constants, and its name (from its text)."""
+    window, wait = timedelta(hours=window_hours), timedelta(seconds=wait_seconds)
+    sql = CLAIM % {
+        "candidates": str(CANDIDATES),
+        "presence_timeout": _interval(timedelta(seconds=presence_seconds)),
+        "work_miss_memory": _interval(WORK_MISS_MEMORY),
+        "known_window": _interval(window),
+        "known_wait": _interval(wait),
+        "known_enabled": "true" if window and wait else "false",
+    }
     return f"routing_claim_{hashlib.sha256(sql.encode()).hexdigest()[:16]}", sql
+
+
+def _current() -> tuple[str, str]:
+    return _statement(
+        settings.PRESENCE_TIMEOUT_SECONDS,
+        settings.KNOWN_AGENT_WINDOW_HOURS,
+        settings.KNOWN_AGENT_WAIT_SECONDS,
+    )
 
 
 def claim_sql() -> str:
     """The claim statement with the current settings."""
-    return _statement(_constants())[1]
+    return _current()[1]
 
 
 # The statements each connection has prepared (a prepared statement lasts with the session,
@@ -256,7 +258,7 @@ def execute_claim(cursor) -> tuple | None:
     """Run the claim and fetch its row (None: no offer made). It is planned once per
     connection, not per claim (planning it costs several times running it); with the settings
     written in as constants it has no parameters, so that plan serves every run."""
-    name, sql = _statement(_constants())
+    name, sql = _current()
     prepared = _prepared_on.setdefault(connection.connection, set())
     if name not in prepared:
         cursor.execute(f"PREPARE {name} AS {sql}")
