@@ -387,8 +387,7 @@ def _apply_status(event: TwilioEvent, stored: CallEvent) -> Call:
         save_fields(call, *fields)
     settle(call)
     follow_agent_leg(call, status)
-    # follow_agent_leg read the leg's parent: a live caller's leg serves no callback.
-    if call.parent_id and call.agent_id and call.parent.ended_at is not None:
+    if call.parent_id and call.agent_id and _asked_for_callback(call.parent):
         follow_callback_agent_leg(call, status)
     if callback_id := event.context.get("callback"):
         follow_callback_call(call, callback_id, event.context.get("callback_leg", ""), status)
@@ -397,6 +396,13 @@ def _apply_status(event: TwilioEvent, stored: CallEvent) -> Call:
     if event.context.get("direct"):
         follow_direct_leg(call)
     return call
+
+
+def _asked_for_callback(call: Call) -> bool:
+    """Whether an agent's leg of `call` may serve a callback: the caller asked for one, or at
+    least has hung up. Not "has hung up" alone: under load the caller's own end may be applied
+    after the callback's agent leg rang and ended. A live caller's legs serve no callback."""
+    return call.queue_exit == QueueExit.CALLBACK or call.ended_at is not None
 
 
 def _apply_recording(event: TwilioEvent, stored: CallEvent) -> Call:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from callcenter.choices import AgentActivity, WorkStatus
+from callcenter.choices import AgentActivity, CallStage, QueueExit, WorkStatus
 from callcenter.models import Agent, Call, CallbackRequest
 from routing.models import Reservation, ReservationStatus, WorkKind
 from routing.services import routing_claim_next
@@ -153,6 +153,20 @@ def test_an_agent_who_misses_it_leaves_it_waiting_in_place(twilio, offered):
     assert request.status == WorkStatus.WAITING and request.attempts == 0
     assert request.retry_at is None
     assert not Operation.objects.filter(kind=OperationKind.DIAL_CALLBACK).exists()
+
+
+def test_the_agent_leg_is_followed_though_the_callers_end_is_not_applied_yet(twilio, offered):
+    """Under load the caller's hang-up can be applied after the callback's agent leg rang and
+    ended: the request still waits again instead of staying offered for good."""
+    reservation, request, agent = offered
+    Call.objects.filter(pk=request.call_id).update(
+        stage=CallStage.NEW, status="in-progress", ended_at=None, queue_exit=QueueExit.CALLBACK
+    )
+    leg_status(twilio, reservation, agent, "busy")
+    reservation.refresh_from_db()
+    request.refresh_from_db()
+    assert reservation.status == ReservationStatus.REJECTED
+    assert request.status == WorkStatus.WAITING and request.attempts == 0
 
 
 def test_an_agent_who_hangs_up_before_the_customer_answers(twilio, offered):
