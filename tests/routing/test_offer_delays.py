@@ -72,6 +72,7 @@ def test_a_miss_holds_the_agent_back_for_the_queue_delay(
     # Routing is asked once, at commit (the agent idle again, the call waiting again)...
     asks = [callback for callback in after_commit if callback == routing_run_task.delay]
     assert len(asks) == 1
+    assert not Reservation.objects.filter(status=ReservationStatus.OFFERED).exists()
     asks[0]()
     # ...and the missed call went to the next agent, not back to the one who missed it.
     retry = Reservation.objects.get(status=ReservationStatus.OFFERED)
