@@ -33,7 +33,8 @@ MISSED_REASON = "missed calls"
 def routing_after_call_change(call: Call | None) -> None:
     """Settle the reservation a call's change decides; offer waiting calls to whoever is
     free after it."""
-    if call is None or not _offer_of(call).exists():
+    offers = _offer_of(call) if call is not None else None
+    if offers is None or not offers.exists():
         return  # most changes (a caller's progress, a call nobody was offered) settle nothing
     with transaction.atomic():
         freed = _settle(call)
@@ -51,14 +52,15 @@ def _routable_idle(agent: Agent) -> bool:
 
 def _offer_of(call: Call):
     """The open offers `call`'s change may settle: its agent leg's, or its own ringing one
-    once it ended (an unlocked read: _settle locks and checks again)."""
+    once it ended (an unlocked read: _settle locks and checks again); None when it cannot
+    have any, without asking the database."""
     if call.parent_id and call.agent_id:
         return Reservation.objects.filter(
             call_id=call.parent_id, agent_id=call.agent_id, status__in=OPEN_STATUSES
         )
-    if call.ended_at is not None:
+    if call.ended_at is not None and call.queue_id is not None:  # never queued: never offered
         return Reservation.objects.filter(call=call, status=ReservationStatus.OFFERED)
-    return Reservation.objects.none()
+    return None
 
 
 def _settle(call: Call) -> Agent | None:

@@ -12,7 +12,7 @@ from routing.lifecycle import MAX_MISSES, MISSED_REASON, routing_after_call_chan
 from routing.models import Reservation, ReservationStatus
 from routing.services import routing_claim_next
 from telephony.models import Operation, OperationKind
-from tests.factories import AgentFactory, QueueFactory, waiting_call
+from tests.factories import AgentFactory, CallFactory, QueueFactory, waiting_call
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +123,18 @@ def test_caller_leaving_cancels_the_offer_and_stops_the_ring(
         django_capture_on_commit_callbacks,
     )
     assert state(offer)[1].consecutive_missed_offers == 0
+
+
+def test_a_call_never_queued_settles_nothing_without_asking(django_assert_num_queries):
+    """The commonest change applied (a call's end that never reached a queue: a menu hang-up,
+    a click-to-call customer) costs routing no query."""
+    now = timezone.now()
+    call = CallFactory(
+        queue=None, stage=CallStage.ENDED, status="completed", created_at=now, ended_at=now
+    )
+    with django_assert_num_queries(0):
+        routing_after_call_change(call)
+        routing_after_call_change(None)
 
 
 def test_sweep_ends_wrap_ups_and_expires_lost_offers(offer, django_capture_on_commit_callbacks):
