@@ -11,12 +11,22 @@ from django.db import connection, transaction
 
 
 def plan_indexes(queryset) -> set[str]:
+    return sql_plan_indexes(queryset)
+
+
+def sql_plan_indexes(query, tables=("callcenter_agent", "callcenter_call")) -> set[str]:
+    """The indexes of the plan of `query`: a queryset, or SQL text (EXPLAIN only)."""
     with transaction.atomic(), connection.cursor() as cursor:
         for setting in ("enable_seqscan", "enable_sort"):
             cursor.execute(f"SET LOCAL {setting} = off")
-        cursor.execute("ANALYZE callcenter_agent")
-        cursor.execute("ANALYZE callcenter_call")
-        plan = json.loads(queryset.explain(format="json"))
+        for table in tables:
+            cursor.execute(f"ANALYZE {table}")
+        if isinstance(query, str):
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {query}")
+            plan = cursor.fetchone()[0]
+        else:
+            plan = query.explain(format="json")
+    plan = json.loads(plan) if isinstance(plan, str) else plan
     found: set[str] = set()
 
     def walk(node):

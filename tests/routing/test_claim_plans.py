@@ -1,37 +1,20 @@
 """The claim statement reads its named partial indexes (PostgreSQL plans, steered as in
 tests/plans.py: no sequential scans, no sorts where an index delivers the order)."""
 
-import json
-
 import pytest
-from django.db import connection, transaction
 
 from callcenter.models import Agent
 from routing.claim import claim_sql
 from tests.factories import AgentFactory, QueueFactory, ended_call, waiting_call
+from tests.plans import sql_plan_indexes
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 def claim_plan_indexes() -> set[str]:
     """The indexes of the claim statement's plan (EXPLAIN only: nothing is claimed)."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        for setting in ("enable_seqscan", "enable_sort"):
-            cursor.execute(f"SET LOCAL {setting} = off")
-        for table in ("callcenter_agent", "callcenter_call", "routing_reservation"):
-            cursor.execute(f"ANALYZE {table}")
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {claim_sql()}")
-        plan = cursor.fetchone()[0]
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    found: set[str] = set()
-
-    def walk(node):
-        found.update([node["Index Name"]] if "Index Name" in node else [])
-        for child in node.get("Plans", []):
-            walk(child)
-
-    walk(plan[0]["Plan"])
-    return found
+    tables = ("callcenter_agent", "callcenter_call", "routing_reservation")
+    return sql_plan_indexes(claim_sql(), tables)
 
 
 def test_the_claim_reads_the_named_partial_indexes():
