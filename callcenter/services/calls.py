@@ -33,7 +33,7 @@ from callcenter.models import (
     Queue,
     Voicemail,
 )
-from callcenter.rows import Rows
+from callcenter.rows import Rows, execute
 from callcenter.services.call_control import follow_agent_leg, follow_customer_call
 from callcenter.services.call_facts import (
     QUEUE_FAILURES,
@@ -127,40 +127,44 @@ def call_event_record(
         params += [event.subject_sid[:64], now]
     separate = apply_later and connection.vendor != "postgresql"  # no data-modifying CTEs
     with transaction.atomic() if separate else nullcontext(), connection.cursor() as cursor:
-        cursor.execute(insert, params)
+        execute(cursor, insert, params)  # planned once per connection
         row = cursor.fetchone()
         if row and separate:
             cursor.execute(f"{queue} VALUES (%s, %s, %s, 0)", [row[0], event.subject_sid[:64], now])
     return row[0] if row else None
 
 
-def call_events_claim() -> list[CallEvent]:
-    """Claim the pending events of one call (the one whose event waits longest), in id order,
-    and take them out of the outbox. Precondition: inside the transaction that applies them,
-    so they are applied once, or stay pending when it rolls back.
+def call_events_claim(*, calls: int = 1) -> list[CallEvent]:
+    """Claim the pending events of up to `calls` calls (those whose events wait longest), a
+    call's events together and in id order, and take them out of the outbox. Precondition:
+    inside the transaction that applies them, so they are applied once, or stay pending when
+    it rolls back.
 
     On PostgreSQL one statement that never waits, and answers the events themselves: a
-    drainer's head is the first pending event of its call (SKIP LOCKED), so two drainers take
-    two different calls, and the call's later events are taken unless another drainer holds
+    drainer's heads are the first pending events of their calls (SKIP LOCKED), so two drainers
+    take different calls, and the calls' later events are taken unless another drainer holds
     them. Waiting there instead let two drainers each hold one event of a call and wait for
     the other's (a deadlock, seen under load). The apply locks the call, so even events of
-    one call split between two drainers are merged one after the other."""
+    one call split between two drainers are merged one after the other. SQLite (the embedded
+    run) claims one call at a time."""
     table, now = PendingCallEvent._meta.db_table, timezone.now()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH head AS (SELECT subject_sid FROM {table} p WHERE available_at <= %s"  # noqa: S608
+            execute(
+                cursor,
+                f"WITH head AS (SELECT subject_sid, event_id AS head_id FROM {table} p"  # noqa: S608
+                " WHERE available_at <= %s"
                 f" AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.subject_sid = p.subject_sid"
                 " AND e.event_id < p.event_id)"
-                " ORDER BY event_id LIMIT 1 FOR UPDATE SKIP LOCKED),"
-                f" taken AS (SELECT p.event_id FROM {table} p, head"
+                " ORDER BY event_id LIMIT %s FOR UPDATE SKIP LOCKED),"
+                f" taken AS (SELECT p.event_id, head.head_id FROM {table} p, head"
                 " WHERE p.subject_sid = head.subject_sid AND p.available_at <= %s"
                 " FOR UPDATE OF p SKIP LOCKED),"
                 f" gone AS (DELETE FROM {table} p USING taken WHERE p.event_id = taken.event_id"
-                " RETURNING p.event_id)"
+                " RETURNING p.event_id, taken.head_id)"
                 f" SELECT {EVENTS.columns} FROM {EVENTS.table} JOIN gone ON id = gone.event_id"
-                " ORDER BY id",
-                [now, now],
+                " ORDER BY gone.head_id, id",
+                [now, calls, now],
             )
             return [EVENTS.instance(row) for row in cursor.fetchall()]
     pending = PendingCallEvent.objects.filter(available_at__lte=now)

@@ -126,6 +126,40 @@ def test_a_calls_pending_events_are_applied_together_in_order(direct_number, app
     assert Call.objects.get(call_sid=y).status == CallStatus.IN_PROGRESS
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_one_transaction_claims_and_applies_several_calls(direct_number, applied, monkeypatch):
+    sids = [f"CA{n:032x}" for n in range(3)]
+    ids = [store(sid, seq) for seq in (1, 3) for sid in sids]
+    claims = []
+
+    def claim(**kwargs):
+        claims.append(events := call_events_claim(**kwargs))
+        return events
+
+    monkeypatch.setattr(webhooks.outbox, "call_events_claim", claim)
+    assert apply_pending() == (6, True)
+    assert [len(events) for events in claims] == [6, 0]  # one claim and one commit for all
+    assert applied == [ids[0], ids[3], ids[1], ids[4], ids[2], ids[5]]  # call by call
+
+
+@pytest.mark.django_db
+def test_a_call_failing_in_a_batch_puts_off_only_itself(direct_number, monkeypatch):
+    x, y, z = ("CA" + c * 32 for c in "123")
+    ids = {sid: store(sid, 3) for sid in (x, y, z)}
+
+    def apply_but_y(*, stored):
+        if stored.call_sid == y:
+            raise KeyError("boom")
+        return call_event_apply(stored=stored)
+
+    monkeypatch.setattr(webhooks.outbox, "call_event_apply", apply_but_y)
+    assert apply_pending() == (2, True)
+    assert set(Call.objects.values_list("call_sid", flat=True)) == {x, z}
+    pending = PendingCallEvent.objects.get()
+    assert pending.event_id == ids[y] and pending.attempts == 1
+
+
 DRAINERS, CALLS = 8, 30
 
 
