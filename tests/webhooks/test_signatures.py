@@ -98,3 +98,56 @@ def test_webhooks_are_csrf_exempt_only_there(twilio, direct_number, client):
         strict.post(INCOMING, params, HTTP_X_TWILIO_SIGNATURE=sign(url, params)).status_code == 200
     )
     assert strict.post("/accounts/login/", {"username": "x", "password": "y"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("configured", "signed"),
+    [
+        ("https://switchboard.example.com", "https://switchboard.example.com"),
+        ("https://switchboard.example.com", "https://switchboard.example.com:443"),
+        ("https://switchboard.example.com:443", "https://switchboard.example.com"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+    ],
+)
+def test_twilio_may_sign_the_url_with_or_without_its_port(
+    twilio, direct_number, settings, configured, signed
+):
+    settings.TWILIO_WEBHOOK_BASE_URL = configured
+    params = call_params()
+    signature = sign(signed + INCOMING, params)
+    response = twilio.client.post(INCOMING, params, HTTP_X_TWILIO_SIGNATURE=signature)
+    assert response.status_code == 200
+
+
+def test_a_form_post_is_judged_as_the_sdks_validate_judges_it_in_one_hmac(monkeypatch):
+    from django.http import QueryDict
+    from twilio.request_validator import RequestValidator
+
+    from webhooks.security import _validate_form
+
+    validator = RequestValidator("test-auth-token")
+    params = QueryDict("CallSid=CA1&CallStatus=completed&Digits=1&Digits=2")
+    cases = []
+    for url in (
+        "https://switchboard.example.com/webhooks/twilio/voice/status/?for=CA1",
+        "https://switchboard.example.com:443/webhooks/twilio/voice/status/",
+        "http://127.0.0.1:8000/webhooks/twilio/voice/status/",
+    ):
+        parsed = url.replace(":443", "").replace(":8000", "")
+        for signed_url in (url, parsed, url + "x"):
+            for algorithm in (None, "HMAC-SHA256", "HMAC-MD5"):
+                try:
+                    signature = validator.compute_signature(signed_url, params, algorithm)
+                except ValueError:
+                    signature = "bogus"
+                cases.append((url, signature, algorithm))
+    for url, signature, algorithm in cases:
+        expected = validator.validate(url, params, signature, algorithm)
+        assert _validate_form(validator, url, params, signature, algorithm) is expected
+
+    url, compute, computed = cases[0][0], validator.compute_signature, []
+    monkeypatch.setattr(
+        validator, "compute_signature", lambda *args: computed.append(args) or compute(*args)
+    )
+    assert _validate_form(validator, url, params, compute(url, params), None)
+    assert len(computed) == 1  # the SDK's validate computes two
