@@ -106,6 +106,17 @@ def histogram(index: str, count: str, previous: str) -> str:
     return f"(string_agg({gap} || int4send({swapped}), ''::bytea ORDER BY {index}) || {tail})"
 
 
+def bucket_list(index: str, condition: str) -> str:
+    """Aggregate: the bucket list (kpis.from_bucket_list) of a group's rows matching
+    `condition`: each row's bucket `index` as one byte, ascending (b'' when none). One pass
+    with the group's counters, where the packed histogram needs a GROUP BY of its own."""
+    if not is_postgresql():
+        return f"analytics_bucket_list(CASE WHEN {condition} THEN {index} END)"
+    byte = f"set_byte('\\x00'::bytea, 0, {index})"
+    ordered = f"string_agg({byte}, ''::bytea ORDER BY {index})"
+    return f"coalesce({ordered} FILTER (WHERE {condition}), ''::bytea)"
+
+
 def empty_histogram() -> str:
     size = 4 * len(kpis.EDGES)
     return f"'\\x{'00' * size}'::bytea" if is_postgresql() else f"zeroblob({size})"
@@ -154,6 +165,7 @@ def register() -> None:
     raw.create_function("analytics_bucket", 1, _sqlite_bucket, deterministic=True)
     raw.create_aggregate("analytics_histogram", 2, _SqliteHistogram)
     raw.create_aggregate("analytics_histogram_merge", 1, _SqliteHistogramMerge)
+    raw.create_aggregate("analytics_bucket_list", 1, _SqliteBucketList)
 
 
 def prepare() -> None:
@@ -163,7 +175,7 @@ def prepare() -> None:
     if is_postgresql():
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('jit', 'off', true),"
-                           " set_config('work_mem', '128MB', true)")  # fmt: skip
+                           " set_config('work_mem', '256MB', true)")  # fmt: skip
         return
     register()
 
@@ -225,3 +237,17 @@ class _SqliteHistogramMerge:
 
     def finalize(self):
         return kpis.to_bytes(kpis.sum_histograms(self.blobs))
+
+
+class _SqliteBucketList:
+    """analytics_bucket_list(bucket): the group's non-null buckets, one byte each, ascending."""
+
+    def __init__(self):
+        self.buckets = []
+
+    def step(self, index):
+        if index is not None:
+            self.buckets.append(index)
+
+    def finalize(self):
+        return bytes(sorted(self.buckets))

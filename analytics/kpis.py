@@ -8,14 +8,16 @@ to 10 min, 1 min up to 30 min, 5 min up to 1 h.
 
 from array import array
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from itertools import accumulate
 from math import ceil
 from sys import byteorder
 
-EDGES: tuple[int, ...] = (
+EDGES: tuple[int, ...] = (  # fewer than 256 buckets: a bucket list stores one byte each
     *range(0, 31), *range(35, 121, 5), *range(135, 601, 15), *range(660, 1801, 60),
     *range(2100, 3601, 300), 5400, 7200, 10800,
 )  # fmt: skip
+assert len(EDGES) <= 256
 PERCENTILES = (50, 90, 95)
 BIG_ENDIAN = byteorder == "big"
 
@@ -75,6 +77,16 @@ def to_bytes(hist) -> bytes:
     if BIG_ENDIAN:
         out.byteswap()
     return out.tobytes()
+
+
+def from_bucket_list(blob) -> array:
+    """The histogram of a bucket list: each entry's bucket as one byte, ascending (a 15-minute
+    row's form: a handful of entries, written a million times by a recompute, so it holds
+    the entries rather than 109 counts)."""
+    out = empty_histogram()
+    for index, count in Counter(bytes(blob or b"")).items():
+        out[index] = count
+    return out
 
 
 def sum_histograms(blobs) -> array:

@@ -131,8 +131,9 @@ class QueueRollup(models.Model):
     wrap_up_sum = models.BigIntegerField(default=0)
     handle_sum = models.BigIntegerField(default=0)
     longest_wait = models.PositiveIntegerField(default=0)
-    # Answered entries' wait and handle time: one count per bucket of analytics.kpis.EDGES,
-    # as the bytes of an array of 32-bit counts (kpis.to_bytes / from_bytes).
+    # Answered entries' wait and handle time over the buckets of analytics.kpis.EDGES: a
+    # day's as one 32-bit count per bucket (kpis.to_bytes / from_bytes), a 15-minute row's,
+    # which holds a few entries, as their buckets, one byte each (kpis.from_bucket_list).
     wait_histogram = models.BinaryField(default=bytes)
     handle_histogram = models.BinaryField(default=bytes)
 

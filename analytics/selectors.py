@@ -142,6 +142,8 @@ def interval_report(
             "queue_id", "interval_start", *COUNTER_FIELDS
         )
         for row in rows:
+            for name in ("wait_histogram", "handle_histogram"):
+                row[name] = kpis.from_bucket_list(row[name])
             start = row["interval_start"]
             if granularity == "hour":
                 # The local hour holding the interval (zones with :30 and :45 offsets too).

@@ -20,7 +20,7 @@ from .store import (
     calls_of_wrap_ups_ended,
     indexes_built_after,
     rebuild_call_facts,
-    rebuild_facts,
+    replace_facts,
 )
 
 __all__ = [
@@ -28,5 +28,5 @@ __all__ = [
     "calls_of_wrap_ups_ended",
     "indexes_built_after",
     "rebuild_call_facts",
-    "rebuild_facts",
+    "replace_facts",
 ]

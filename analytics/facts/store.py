@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q, Subquery, UniqueConstraint
 
 from analytics import dialect as d
 from analytics.models import MissedOfferFact, QueueEntryFact
@@ -77,26 +77,60 @@ def rebuild_facts(scope: str, params: list, owned: str | None = None) -> None:
         )
 
 
+def replace_facts(scope: str, params: list, *, everything: bool = False) -> None:
+    """A recompute's rewrite: delete the facts and missed offers of the calls matching
+    `scope` (`everything`: all of them, `scope` covering every ended call), then insert them
+    derived afresh. Every row is new, so plain INSERTs replace the upserts' conflict checks
+    and the vanished rows' anti-joins."""
+    d.prepare()
+    with connection.cursor() as cursor:
+        for table in (FACTS_TABLE, MISSED_TABLE):
+            if everything:
+                # PostgreSQL: TRUNCATE, which frees the table at once (only analytics reads
+                # facts, behind the rollup lock). SQLite has no TRUNCATE.
+                cursor.execute(f"{'TRUNCATE' if d.is_postgresql() else 'DELETE FROM'} {table}")
+            else:
+                calls = f"SELECT c.id FROM {CALLS_TABLE} c WHERE {scope}"  # noqa: S608
+                cursor.execute(f"DELETE FROM {table} WHERE call_id IN ({calls})", params)  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {FACTS_TABLE} ({', '.join(FACT_COLUMNS)})"  # noqa: S608
+            f" SELECT {', '.join(FACT_COLUMNS)} FROM ({facts_select(scope)}) x",
+            params,
+        )
+        cursor.execute(
+            f"INSERT INTO {MISSED_TABLE} ({', '.join(MISSED_COLUMNS)}) {missed_select(scope)}",
+            params,
+        )
+
+
 @contextmanager
-def indexes_built_after():
-    """Around a rebuild of every fact. PostgreSQL: drop the facts' secondary indexes, then
-    build them once from the written rows (a sort) instead of maintaining them row by row, and
-    refresh the table's statistics for the rollups' plans. Only analytics reads the facts, and
-    its runs wait on the rollup lock, so the index-less moment inside this transaction is
-    never seen."""
+def indexes_built_after(*models):
+    """Around a rewrite of every row of the `models` (derived tables only analytics reads or
+    writes, while it holds the rollup lock). PostgreSQL: drop their secondary indexes and
+    unique constraints, then build them once from the written rows (a sort each) instead of
+    maintaining them row by row, and refresh the tables' statistics for the plans that read
+    them next. The index-less moment is inside this transaction, never seen by another."""
     if not d.is_postgresql():
         yield
         return
-    indexes = QueueEntryFact._meta.indexes
+    built = [(model, [*model._meta.indexes], [c for c in model._meta.constraints
+                                             if isinstance(c, UniqueConstraint)])
+             for model in models]  # fmt: skip
     with connection.schema_editor() as editor:
-        for index in indexes:
-            editor.remove_index(QueueEntryFact, index)
+        for model, indexes, uniques in built:
+            for index in indexes:
+                editor.remove_index(model, index)
+            for unique in uniques:
+                editor.remove_constraint(model, unique)
     yield
     with connection.schema_editor() as editor:
-        for index in indexes:
-            editor.add_index(QueueEntryFact, index)
+        for model, indexes, uniques in built:
+            for unique in uniques:
+                editor.add_constraint(model, unique)
+            for index in indexes:
+                editor.add_index(model, index)
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {FACTS_TABLE}")
+        cursor.execute(f"ANALYZE {', '.join(model._meta.db_table for model in models)}")
 
 
 def _upsert(table: str, columns, source: str, unique: int) -> str:

@@ -1,8 +1,10 @@
 """Rollup rows recomputed from the facts in SQL: queues' 15-minute and daily rows, agents'
 15-minute rows (their time replayed by agent_time). Each row of the given keys is recomputed
-whole and upserted (unchanged rows are not written), and a key left without facts loses its
-row. Keys come as a `Keys` source: explicit pairs (the one-minute run) or every key of a time
-window (a recompute), so a million facts never travel through Python."""
+whole, and a key left without facts loses its row. Keys come as a `Keys` source: explicit
+pairs (the one-minute run: upserted, unchanged rows not written) or every key of a time
+window (a recompute: the window's rows replaced), so a million facts never travel through
+Python. A 15-minute queue row holds its histograms as bucket lists (kpis.from_bucket_list),
+a day packed ones."""
 
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,6 +29,7 @@ ROLLUP_LOCK = 0x414E_4C59  # "ANLY": one rollup at a time across beats and worke
 FACTS = QueueEntryFact._meta.db_table
 MISSED = MissedOfferFact._meta.db_table
 ANSWERED = "f.outcome = 'answered'"
+HISTOGRAMS = (("wait", "wait_bucket"), ("handle", "handle_bucket"))
 QUEUE_SUMS = {
     "offered": "count(*)",
     "answered": f"sum(CASE WHEN {ANSWERED} THEN 1 ELSE 0 END)",
@@ -125,14 +128,17 @@ def keys_between(sources, begin: datetime | date | None, end: datetime | date | 
 # --- queue rollups ----------------------------------------------------------------------------
 
 
-def _rollup_queue(model, field: str, keys: Keys) -> None:
-    """Upsert the keys' rows from their facts (counters and histograms), then delete the
-    keys' rows left without facts."""
-    d.prepare()
-    table = model._meta.db_table
-    columns = [*QUEUE_SUMS, "wait_histogram", "handle_histogram"]
+def _queue_rows(field: str, keys: Keys, *, bucket_lists: bool) -> tuple[str, tuple]:
+    """SELECT (queue_id, `field`, QUEUE_SUMS..., wait_histogram, handle_histogram) of the keys'
+    facts: bucket lists computed with the counters in one pass, or packed histograms (a
+    GROUP BY per histogram, joined to the counters)."""
     sums = ", ".join(f"{sql} AS {name}" for name, sql in QUEUE_SUMS.items())
     scoped, where, params = keys.scope(FACTS, "f", "queue_id", field)
+    grouped = f"FROM {scoped} WHERE {where} GROUP BY f.queue_id, f.{field}"
+    if bucket_lists:
+        lists = ", ".join(f"{d.bucket_list(f'f.{bucket}', ANSWERED)} AS {name}_histogram"
+                          for name, bucket in HISTOGRAMS)  # fmt: skip
+        return f"SELECT f.queue_id, f.{field}, {sums}, {lists} {grouped}", params
     histograms = [
         f"""{name}_buckets AS (
   SELECT f.queue_id, f.{field} AS key, f.{bucket} AS b, count(*) AS n,
@@ -143,49 +149,78 @@ def _rollup_queue(model, field: str, keys: Keys) -> None:
   SELECT queue_id, key, {d.histogram("b", "n", "prev")} AS h
   FROM {name}_buckets GROUP BY queue_id, key
 )"""  # noqa: S608 - model tables and columns
-        for name, bucket in (("wait", "wait_bucket"), ("handle", "handle_bucket"))
+        for name, bucket in HISTOGRAMS
     ]
-    changed = " OR ".join(d.distinct(f"{table}.{c}", f"excluded.{c}") for c in columns)
-    ctes = f"""
-WITH counters AS (
-  SELECT f.queue_id, f.{field} AS key, {sums} FROM {scoped} WHERE {where}
-  GROUP BY f.queue_id, f.{field}
-), {", ".join(histograms)}"""  # noqa: S608 - model tables and columns
-    upsert = f"""
-INSERT INTO {table} (queue_id, {field}, {", ".join(columns)})
-SELECT c.queue_id, c.key, {", ".join(f"c.{c}" for c in QUEUE_SUMS)},
-       coalesce(w.h, {d.empty_histogram()}), coalesce(h.h, {d.empty_histogram()})
+    empty = d.empty_histogram()
+    computed = f"""
+WITH counters AS (SELECT f.queue_id, f.{field} AS key, {sums} {grouped}), {", ".join(histograms)}
+SELECT c.queue_id, c.key AS {field}, {", ".join(f"c.{name}" for name in QUEUE_SUMS)},
+       coalesce(w.h, {empty}) AS wait_histogram, coalesce(h.h, {empty}) AS handle_histogram
 FROM counters c
 LEFT JOIN waits w ON w.queue_id = c.queue_id AND w.key = c.key
 LEFT JOIN handles h ON h.queue_id = c.queue_id AND h.key = c.key
-WHERE TRUE
-ON CONFLICT (queue_id, {field}) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in columns)}
-WHERE {changed}
 """  # noqa: S608 - model tables and columns
-    rows, rows_where, rows_params = keys.scope(table, "r", "queue_id", field)
-    left = "SELECT 1 FROM {} x WHERE x.queue_id = r.queue_id AND x.{} = r.{}"
-    delete = f"DELETE FROM {table} WHERE id IN (SELECT r.id FROM {rows} WHERE {rows_where}"  # noqa: S608
+    return computed, params * 3
+
+
+def _rollup_queue(model, field: str, keys: Keys, *, bucket_lists: bool) -> None:
+    """Write the keys' rows from their facts (counters and histograms), none for a key
+    without facts."""
+    d.prepare()
+    table = model._meta.db_table
+    columns = ["queue_id", field, *QUEUE_SUMS, "wait_histogram", "handle_histogram"]
+    computed, params = _queue_rows(field, keys, bucket_lists=bucket_lists)
+    _write_rows(table, columns, computed, params, keys)
+
+
+def _write_rows(table: str, columns: list[str], computed: str, params: tuple, keys: Keys) -> None:
+    """Make the keys' rows of `table` those `computed` selects (`columns`, by name; the first
+    two are the owner and the key). A recompute (keys over a window) deletes the window's
+    rows and inserts the new ones: every row is new, and a plain INSERT costs a fraction of
+    an upsert. The one-minute run upserts its few keys (an unchanged row is not written) and
+    deletes the keys' rows left without a computed one."""
+    owner, key, *values = columns
+    old, old_where, old_params = keys.scope(table, "r", owner, key)
+    delete = f"DELETE FROM {table} WHERE id IN (SELECT r.id FROM {old} WHERE {old_where}"  # noqa: S608
+
+    def insert(source: str) -> str:
+        names = ", ".join(columns)
+        return f"INSERT INTO {table} ({names}) SELECT * FROM {source} WHERE TRUE"  # noqa: S608
+
     with connection.cursor() as cursor:
-        if d.is_postgresql():
-            # One statement: the keys left without facts are those the counters lack.
+        if keys.span == (None, None) and d.is_postgresql():
+            # Every row: TRUNCATE leaves no dead rows for the inserts' unique checks to visit
+            # (readers of the table wait for the recompute's commit instead of reading old rows).
+            cursor.execute(f"TRUNCATE {table}")
+            cursor.execute(insert(f"({computed}) x"), params)
+            return
+        if keys.span is not None:
+            _, window, window_params = keys.scope(table, table, owner, key)
+            cursor.execute(f"DELETE FROM {table} WHERE {window}", window_params)  # noqa: S608
+            cursor.execute(insert(f"({computed}) x"), params)
+            return
+        changed = " OR ".join(d.distinct(f"{table}.{c}", f"excluded.{c}") for c in values)
+        sets = ", ".join(f"{c} = excluded.{c}" for c in values)
+        upsert = f" ON CONFLICT ({owner}, {key}) DO UPDATE SET {sets} WHERE {changed}"
+        matched = f"x.{owner} = r.{owner} AND x.{key} = r.{key}"
+        vanished = f" AND NOT EXISTS (SELECT 1 FROM {{}} x WHERE {matched}))"  # noqa: S608
+        if d.is_postgresql():  # one statement: the rows computed once
             cursor.execute(
-                f"{ctes}, upserted AS ({upsert} RETURNING 1) {delete}"
-                f" AND NOT EXISTS ({left.format('counters', 'key', field)}))",
-                params * 3 + rows_params,
+                f"WITH computed AS ({computed}), upserted AS ({insert('computed')}{upsert}"
+                f" RETURNING 1) {delete}{vanished.format('computed')}",
+                params + old_params,
             )
         else:
-            cursor.execute(ctes + upsert, params * 3)
-            cursor.execute(
-                f"{delete} AND NOT EXISTS ({left.format(FACTS, field, field)}))", rows_params
-            )
+            cursor.execute(insert(f"({computed}) c") + upsert, params)
+            cursor.execute(delete + vanished.format(f"({computed})"), params + old_params)
 
 
 def rollup_queue_intervals(keys: Keys) -> None:
-    _rollup_queue(QueueInterval, "interval_start", keys)
+    _rollup_queue(QueueInterval, "interval_start", keys, bucket_lists=True)
 
 
 def rollup_queue_days(keys: Keys) -> None:
-    _rollup_queue(QueueDay, "local_date", keys)
+    _rollup_queue(QueueDay, "local_date", keys, bucket_lists=False)
     _fill_day_gaps(keys)
 
 
@@ -238,10 +273,11 @@ WHERE offered > 0 AND queue_id IN (SELECT owner FROM ({keys.sql}) k) GROUP BY qu
 def rollup_agent_intervals(keys: Keys, cutoff: datetime, accruing=frozenset()) -> None:
     """Recompute the agents' rows of `keys` (and of the `accruing` pairs): answered entries
     and missed offers from the facts, time from the status events before `cutoff`
-    (agent_time); delete the keys' rows left with nothing."""
+    (agent_time); no row for a key left with nothing. A recompute's `accruing` holds every
+    pair of its window in which time accrued, so the keys' other pairs have none to replay."""
     d.prepare()
-    time = agent_time(_fetch(keys, cutoff) | set(accruing), cutoff)
-    table = AgentInterval._meta.db_table
+    pairs = set(accruing) if keys.span is not None else _fetch(keys, cutoff) | set(accruing)
+    time = agent_time(pairs, cutoff)
     time_rows = [
         [k[0], _adapt(k[1]), *(round(v[c], 3) for c in TIME_COLUMNS)]
         for k, v in time.items()
@@ -262,41 +298,23 @@ def rollup_agent_intervals(keys: Keys, cutoff: datetime, accruing=frozenset()) -
     fact_sums = ", ".join(f"{sql} AS {name}" for name, sql in AGENT_FACT_SUMS.items())
     facts, facts_where, facts_params = keys.scope(FACTS, "f", "agent_id", "agent_interval_start")
     missed, missed_where, missed_params = keys.scope(MISSED, "m", "agent_id", "interval_start")
-    rows = f"""
-WITH agent_rows AS (
-  SELECT owner, key, {", ".join(f"sum({c}) AS {c}" for c in columns)} FROM (
-    SELECT f.agent_id AS owner, f.agent_interval_start AS key, {zeros(TIME_COLUMNS)},
-           {fact_sums}, 0 AS missed_offers
-    FROM {facts} WHERE {facts_where} AND {ANSWERED}
-    GROUP BY f.agent_id, f.agent_interval_start
-    UNION ALL
-    SELECT m.agent_id, m.interval_start, {zeros(TIME_COLUMNS)}, {zeros(AGENT_FACT_SUMS)},
-           count(*)
-    FROM {missed} WHERE {missed_where} GROUP BY m.agent_id, m.interval_start
-    UNION ALL
-    SELECT t.*, {zeros(AGENT_FACT_SUMS)}, 0 FROM ({time_sql}) t
-  ) x GROUP BY owner, key
-)"""  # noqa: S608 - model tables and columns
+    computed = f"""
+SELECT owner AS agent_id, key AS interval_start, {", ".join(f"sum({c}) AS {c}" for c in columns)}
+FROM (
+  SELECT f.agent_id AS owner, f.agent_interval_start AS key, {zeros(TIME_COLUMNS)},
+         {fact_sums}, 0 AS missed_offers
+  FROM {facts} WHERE {facts_where} AND {ANSWERED}
+  GROUP BY f.agent_id, f.agent_interval_start
+  UNION ALL
+  SELECT m.agent_id, m.interval_start, {zeros(TIME_COLUMNS)}, {zeros(AGENT_FACT_SUMS)},
+         count(*)
+  FROM {missed} WHERE {missed_where} GROUP BY m.agent_id, m.interval_start
+  UNION ALL
+  SELECT t.*, {zeros(AGENT_FACT_SUMS)}, 0 FROM ({time_sql}) t
+) x GROUP BY owner, key"""  # noqa: S608 - model tables and columns
     params = facts_params + missed_params + time_params
-    changed = " OR ".join(d.distinct(f"{table}.{c}", f"excluded.{c}") for c in columns)
-    old, old_where, old_params = keys.scope(table, "r", "agent_id", "interval_start")
-    upsert = (
-        f"INSERT INTO {table} (agent_id, interval_start, {', '.join(columns)})"  # noqa: S608
-        f" SELECT * FROM agent_rows WHERE TRUE ON CONFLICT (agent_id, interval_start) DO UPDATE"
-        f" SET {', '.join(f'{c} = excluded.{c}' for c in columns)} WHERE {changed}"
-    )
-    delete = (
-        f"DELETE FROM {table} WHERE id IN (SELECT r.id FROM {old} WHERE {old_where}"  # noqa: S608
-        " AND NOT EXISTS (SELECT 1 FROM agent_rows a WHERE a.owner = r.agent_id"
-        " AND a.key = r.interval_start))"
-    )
-    with connection.cursor() as cursor:
-        if d.is_postgresql():  # one statement: the rows computed once
-            cursor.execute(f"{rows}, upserted AS ({upsert} RETURNING 1) {delete}",
-                           params + old_params)  # fmt: skip
-        else:
-            cursor.execute(f"{rows} {upsert}", params)
-            cursor.execute(f"{rows} {delete}", params + old_params)
+    table = AgentInterval._meta.db_table
+    _write_rows(table, ["agent_id", "interval_start", *columns], computed, params, keys)
 
 
 def _fetch(keys: Keys, cutoff: datetime) -> set[tuple[int, datetime]]:

@@ -114,16 +114,25 @@ def recompute_facts(begin: datetime | None, end: datetime | None, *, now: dateti
             scope.append(f"c.created_at {op} %s")
             params.append(connection.ops.adapt_datetimefield_value(bound))
     if begin is None and end is None:
-        with facts_mod.indexes_built_after():
-            facts_mod.rebuild_facts(" AND ".join(scope), params)
+        with facts_mod.indexes_built_after(QueueEntryFact, MissedOfferFact):
+            facts_mod.replace_facts(scope[0], params, everything=True)
     else:
-        facts_mod.rebuild_facts(" AND ".join(scope), params)
+        facts_mod.replace_facts(" AND ".join(scope), params)
 
 
 def recompute_rollups(begin: datetime | None, end: datetime | None, *, now: datetime) -> None:
     """Every rollup row of [begin, end) from the facts: queue intervals and agent intervals
     (with or without facts now), the queues' local days overlapping the range, agents' time
-    up to the current interval."""
+    up to the current interval. All of them (no bounds): the 15-minute tables are rewritten
+    whole, their indexes built after."""
+    if begin is None and end is None:
+        with facts_mod.indexes_built_after(QueueInterval, AgentInterval):
+            _recompute_rollups(begin, end, now=now)
+    else:
+        _recompute_rollups(begin, end, now=now)
+
+
+def _recompute_rollups(begin: datetime | None, end: datetime | None, *, now: datetime) -> None:
     window = (begin, end)
     interval_keys = [(FACTS, "queue_id", "interval_start"),
                      (QueueInterval._meta.db_table, "queue_id", "interval_start")]  # fmt: skip

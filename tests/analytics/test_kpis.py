@@ -250,3 +250,11 @@ def test_a_wrap_up_ending_after_the_rollup_reopens_its_interval(q):
     assert (r["aht_seconds"], r["avg_wrap_up_seconds"]) == (100.0, 40.0)
     agent = selectors.agent_report([alice.pk], date(2026, 1, 5), date(2026, 1, 5))[0]
     assert agent["aht_seconds"] == 100.0
+
+
+def test_a_bucket_list_is_the_histogram_of_its_entries():
+    waits = [0, 3, 3, 37, 3599, 9999]
+    listed = bytes(sorted(kpis.bucket(w) for w in waits))
+    assert kpis.from_bucket_list(listed) == kpis.histogram(waits)
+    assert kpis.from_bucket_list(b"") == kpis.empty_histogram()
+    assert kpis.from_bucket_list(None) == kpis.empty_histogram()
