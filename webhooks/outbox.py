@@ -73,8 +73,9 @@ class _Waker:
 
     A call (on commit of a stored callback) only flags a wake-up and notifies a daemon
     thread; the thread sends one per flag it sees, then sleeps `interval`. Each flag is seen
-    after it was raised, so every stored callback is followed by a drain message taken after
-    its commit (sent then, or already waiting): the drainer that runs on it finds it."""
+    after it was raised, so every stored callback is followed, after its commit, by a drain
+    message sent then, or by one already queued or running, whose drainer looks at the outbox
+    after that (`drain`): either finds it."""
 
     def __init__(self, interval: float, send):
         self.interval = interval
@@ -100,8 +101,10 @@ class _Waker:
             time.sleep(self.interval)
 
 
-# Set while a drain message waits in the broker, so the web processes queue one at a time
-# however many of them wake the drainer; expires in case that message is lost.
+# Set while a drain message waits in the broker or its drainer runs, so the web processes
+# queue one message at a time however many of them wake the drainer, and none while it runs:
+# it applies what they store meanwhile (`drain`). Expires in case the message or its worker
+# is lost; a drainer that keeps finding work renews it.
 QUEUED_KEY, QUEUED_SECONDS = "webhooks:call-events-drain-queued", 2
 
 
@@ -109,21 +112,44 @@ def _shared_cache() -> bool:
     return settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
 
 
-def request_drain() -> None:
-    """Queue a drain message unless one is already waiting for a worker."""
+def _send() -> None:
     from .tasks import call_events_drain_task
 
+    call_events_drain_task.apply_async(ignore_result=True)
+
+
+def request_drain() -> None:
+    """Queue a drain message unless one is already queued or its drainer is running."""
     try:
         if not _shared_cache() or cache.add(QUEUED_KEY, 1, timeout=QUEUED_SECONDS):
-            call_events_drain_task.apply_async(ignore_result=True)
+            _send()
     except Exception:  # the broker is down: the beat sweep drains once it is back
         logger.exception("could not wake the callbacks drainer")
 
 
-def drain_started() -> None:
-    """A drain message was taken: callbacks stored from now on need another one."""
-    if _shared_cache():
+def drain(*, max_seconds: float = 1.0) -> int:
+    """What a drain message runs: apply pending callbacks for about `max_seconds`; the number
+    applied. Work left over is queued as another message, the key kept, so the worker is
+    handed back between rounds.
+
+    Once the outbox is empty the key is cleared, then the outbox is looked at once more: a
+    callback stored before that had its wake-up skipped (the key was set), so it is this
+    drainer's to apply; one stored after wakes another drainer. Under a stream of callbacks
+    the web processes thus queue a message only when no drainer is at work, not one per
+    wake-up (each cost the web process and the worker about a millisecond)."""
+    applied, empty = apply_pending(max_seconds=max_seconds)
+    if empty and _shared_cache():
         cache.delete(QUEUED_KEY)
+        more, empty = apply_pending(max_seconds=max_seconds)
+        applied += more
+    if not empty:
+        try:
+            if _shared_cache():
+                cache.set(QUEUED_KEY, 1, timeout=QUEUED_SECONDS)
+            _send()
+        except Exception:  # the beat sweep drains once the broker is back
+            logger.exception("could not queue the rest of the callbacks")
+    return applied
 
 
 _waker = _Waker(WAKE_INTERVAL, request_drain)

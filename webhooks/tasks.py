@@ -14,11 +14,7 @@ def call_events_drain_task() -> int:
     """Apply the callbacks pending in the outbox (webhooks.outbox). Woken by the webhooks
     and run by beat as a sweep; any number may run at once. Hands the worker back after a
     second of work, queueing itself again when callbacks are left."""
-    outbox.drain_started()
-    applied, empty = outbox.apply_pending(max_seconds=1.0)
-    if not empty:
-        outbox.request_drain()
-    return applied
+    return outbox.drain(max_seconds=1.0)
 
 
 @shared_task(
