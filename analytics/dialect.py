@@ -141,9 +141,12 @@ def in_ids(column: str, param: str = "%s") -> str:
 
 
 def histograms(column: str) -> str:
-    """Aggregate: a group's packed histograms, for kpis.sum_histograms (PostgreSQL: the list
-    of them; SQLite: already merged)."""
-    return f"array_agg({column})" if is_postgresql() else f"analytics_histogram_merge({column})"
+    """Aggregate: a group's packed histograms as one bytes value, for kpis.sum_packed
+    (PostgreSQL: concatenated, one value to send where an array of thousands costs more to
+    encode and parse than to sum; SQLite: already merged)."""
+    if is_postgresql():
+        return f"string_agg({column}, ''::bytea)"
+    return f"analytics_histogram_merge({column})"
 
 
 def week_start(column: str) -> str:

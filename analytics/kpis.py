@@ -89,6 +89,16 @@ def from_bucket_list(blob) -> array:
     return out
 
 
+def sum_packed(blob) -> array:
+    """The bucket-by-bucket sum of packed histograms stored one after the other (one slice
+    per bucket, summed in C)."""
+    counts = from_bytes(blob)
+    size = len(EDGES)
+    if len(counts) == size:
+        return counts
+    return array("I", (sum(counts[i::size]) for i in range(size)))
+
+
 def sum_histograms(blobs) -> array:
     """The bucket-by-bucket sum of stored histograms (bytes) or counts."""
     arrays = [b if isinstance(b, array | list) else from_bytes(b) for b in blobs if b]

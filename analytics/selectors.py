@@ -95,10 +95,7 @@ def _day_groups(queue_ids, date_from: date, date_to: date, period: str | None) -
     for queue_id, start, *values in rows:
         counters = dict(zip(COUNTER_FIELDS, values, strict=True))
         for name in ("wait_histogram", "handle_histogram"):
-            merged = counters[name]
-            counters[name] = (
-                kpis.sum_histograms(merged) if isinstance(merged, list) else kpis.from_bytes(merged)
-            )
+            counters[name] = kpis.sum_packed(counters[name])
         if isinstance(start, str):
             start = date.fromisoformat(start)
         out.append((queue_id, start, counters))

@@ -258,3 +258,11 @@ def test_a_bucket_list_is_the_histogram_of_its_entries():
     assert kpis.from_bucket_list(listed) == kpis.histogram(waits)
     assert kpis.from_bucket_list(b"") == kpis.empty_histogram()
     assert kpis.from_bucket_list(None) == kpis.empty_histogram()
+
+
+def test_packed_histograms_stored_one_after_the_other_sum_bucket_by_bucket():
+    days = [kpis.histogram([1, 2, 2]), kpis.histogram([2, 600]), kpis.empty_histogram()]
+    joined = b"".join(kpis.to_bytes(h) for h in days)
+    assert kpis.sum_packed(joined) == kpis.histogram([1, 2, 2, 2, 600])
+    assert kpis.sum_packed(kpis.to_bytes(days[0])) == days[0]
+    assert kpis.sum_packed(b"") == kpis.empty_histogram()
