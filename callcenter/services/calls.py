@@ -7,6 +7,8 @@ keep the earliest (start, answer) or the terminal one (end), and the outcome is 
 the accumulated facts whenever one arrives after the end.
 """
 
+import functools
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from callcenter import notifications
 from callcenter.choices import (
     TERMINAL_STATUSES,
     CallDirection,
@@ -215,11 +218,16 @@ def call_event_apply(
     return apply[event.kind](event, stored)
 
 
-def _locked_call(event: TwilioEvent, *, parent_sid: str = "") -> Call:
+def _locked_call(
+    event: TwilioEvent, *, parent_sid: str = "", merge: Callable[[Call], list[str]] | None = None
+) -> Call:
     """The event's call, locked; created from the event's parameters when first seen.
 
     `parent_sid` links a leg we created (an agent's) to the customer's call it serves;
-    Twilio's own ParentCallSid links <Dial> children.
+    Twilio's own ParentCallSid links <Dial> children. `merge` applies the event to a call and
+    names the fields it changed: a new call is inserted with it applied (and dashboards hear
+    of it), instead of inserted, then updated (every index of the call written twice); the
+    caller merges again, which changes nothing the insert wrote.
     """
     call = lock_call(event.call_sid)
     if call is not None:
@@ -231,20 +239,23 @@ def _locked_call(event: TwilioEvent, *, parent_sid: str = "") -> Call:
         return call
     params = event.params
     parent_sid = params.get("ParentCallSid") or parent_sid
-    created = create_call_locked(
-        Call(
-            call_sid=event.call_sid,
-            parent_call_sid=parent_sid,
-            parent=Call.objects.filter(call_sid=parent_sid).first() if parent_sid else None,
-            direction=params.get("Direction") or CallDirection.INBOUND,
-            from_number=params.get("From", ""),
-            to_number=params.get("To", ""),
-            agent=agent_for(params.get("To", "")),
-            created_at=event.twilio_timestamp or event.at,
-        )
+    new = Call(
+        call_sid=event.call_sid,
+        parent_call_sid=parent_sid,
+        parent=Call.objects.filter(call_sid=parent_sid).first() if parent_sid else None,
+        direction=params.get("Direction") or CallDirection.INBOUND,
+        from_number=params.get("From", ""),
+        to_number=params.get("To", ""),
+        agent=agent_for(params.get("To", "")),
+        created_at=event.twilio_timestamp or event.at,
     )
-    # None: a concurrent callback of the same call created it first.
-    return created or lock_call(event.call_sid)
+    merged = merge(new) if merge else []
+    # None: a concurrent callback of the same call created it first (without this event).
+    if (created := create_call_locked(new)) is None:
+        return lock_call(event.call_sid)
+    if merged:
+        notifications.call_changed(created)  # as save_fields would have
+    return created
 
 
 @transaction.atomic
@@ -355,7 +366,27 @@ def _create_callback(call: Call) -> None:
 
 def _apply_status(event: TwilioEvent, stored: CallEvent) -> Call:
     """A call-progress callback: forward-only status, earliest answer, terminal end."""
-    call = _locked_call(event, parent_sid=event.context.get("for", ""))
+    merge = functools.partial(_merge_status, event=event)
+    call = _locked_call(event, parent_sid=event.context.get("for", ""), merge=merge)
+    if fields := merge(call):
+        save_fields(call, *fields)
+    settle(call)
+    status = event.params.get("CallStatus", "")
+    follow_agent_leg(call, status)
+    if call.parent_id and call.agent_id and _asked_for_callback(call.parent):
+        follow_callback_agent_leg(call, status)
+    if callback_id := event.context.get("callback"):
+        follow_callback_call(call, callback_id, event.context.get("callback_leg", ""), status)
+    if status in TERMINAL_STATUSES:
+        follow_customer_call(call)
+    if event.context.get("direct"):
+        follow_direct_leg(call)
+    return call
+
+
+def _merge_status(call: Call, *, event: TwilioEvent) -> list[str]:
+    """Merge a call-progress callback into `call` (not saved); the fields it changed.
+    Merging the same callback twice changes nothing more."""
     status = event.params.get("CallStatus", "")
     at = event.twilio_timestamp or event.at
     fields: list[str] = []
@@ -379,27 +410,16 @@ def _apply_status(event: TwilioEvent, stored: CallEvent) -> Call:
                 # The answer's own callback is late or lost: CallDuration says when it was.
                 call.answered_at = max(call.ended_at - timedelta(seconds=talked), call.created_at)
                 fields.append("answered_at")
-            call.talk_seconds = talked if call.answered_at else 0
-            fields.append("talk_seconds")
+            if call.talk_seconds != (talk := talked if call.answered_at else 0):
+                call.talk_seconds = talk
+                fields.append("talk_seconds")
     if status in STATUS_RANK and (
         STATUS_RANK[status] > STATUS_RANK.get(call.status, -1)
         and call.status not in TERMINAL_STATUSES
     ):
         call.status = status
         fields.append("status")
-    if fields:
-        save_fields(call, *fields)
-    settle(call)
-    follow_agent_leg(call, status)
-    if call.parent_id and call.agent_id and _asked_for_callback(call.parent):
-        follow_callback_agent_leg(call, status)
-    if callback_id := event.context.get("callback"):
-        follow_callback_call(call, callback_id, event.context.get("callback_leg", ""), status)
-    if status in TERMINAL_STATUSES:
-        follow_customer_call(call)
-    if event.context.get("direct"):
-        follow_direct_leg(call)
-    return call
+    return fields
 
 
 def _asked_for_callback(call: Call) -> bool:

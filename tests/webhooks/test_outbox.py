@@ -327,3 +327,26 @@ def test_a_drainer_out_of_time_queues_the_rest_and_keeps_the_key(sent, monkeypat
     assert len(sent) == 2  # the rest, as another message
     webhooks.outbox.request_drain()  # a drainer is still at work: nothing more
     assert len(sent) == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seq", [1, 3])
+def test_a_call_first_seen_in_a_callback_is_inserted_with_it_applied(seq, monkeypatch):
+    """One write of the new call (not an insert, then an update of the same row), and
+    dashboards hear of it as of any change; the callback applied again changes nothing."""
+    import callcenter.locks
+    import callcenter.services.calls
+
+    sid, updates, heard = "CA" + "5" * 32, [], []
+    monkeypatch.setattr(callcenter.locks.CALLS, "update", lambda call, names: updates.append(names))
+    monkeypatch.setattr(callcenter.services.calls.notifications, "call_changed", heard.append)
+    event = CallEvent.objects.get(pk=store(sid, seq))
+    with transaction.atomic():
+        call = call_event_apply(stored=event)
+    assert not updates and [c.call_sid for c in heard] == [sid]
+    stored = Call.objects.get(call_sid=sid)
+    assert stored.status == call.status == PROGRESS[seq]
+    assert (stored.stage == CallStage.ENDED) == (seq == 3)
+    with transaction.atomic():
+        call_event_apply(stored=event)
+    assert not updates and len(heard) == 1
