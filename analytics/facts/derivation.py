@@ -187,20 +187,25 @@ holds AS (
 ),
 agent_moves AS (
   SELECT call_id, id, at, what, sid, substr(label, {label + 1}) AS identity,
-         row_number() OVER (PARTITION BY call_id, sid, what ORDER BY at, id) AS nth
+         row_number() OVER (PARTITION BY call_id, sid ORDER BY at, id) AS ord
   FROM conference
   WHERE sid <> call_sid AND substr(label, 1, {label}) = '{AGENT_LABEL_PREFIX}'
     AND what IN ('participant-join', 'participant-leave')
 ),
--- An agent leg: its first join, until its last leave after that join.
+-- An agent leg: its first join, until its last leave after that join. Windows and a GROUP
+-- BY over each leg's moves, never a join of the moves with themselves (a million legs).
+agent_marked AS (
+  SELECT m.*, min(CASE WHEN what = 'participant-join' THEN ord END)
+                OVER (PARTITION BY call_id, sid) AS first_join
+  FROM agent_moves m
+),
 agent_legs AS (
-  SELECT j.call_id, j.id, j.at AS joined, j.identity,
-         coalesce(max(l.at), {d.FAR_US}) AS left_at
-  FROM agent_moves j
-  LEFT JOIN agent_moves l ON l.call_id = j.call_id AND l.sid = j.sid
-    AND l.what = 'participant-leave' AND (l.at > j.at OR (l.at = j.at AND l.id > j.id))
-  WHERE j.what = 'participant-join' AND j.nth = 1
-  GROUP BY j.call_id, j.id, j.at, j.identity
+  SELECT call_id, max(CASE WHEN ord = first_join THEN id END) AS id,
+         max(CASE WHEN ord = first_join THEN at END) AS joined,
+         max(CASE WHEN ord = first_join THEN identity END) AS identity,
+         coalesce(max(CASE WHEN what = 'participant-leave' AND ord > first_join THEN at END),
+                  {d.FAR_US}) AS left_at
+  FROM agent_marked WHERE first_join IS NOT NULL GROUP BY call_id, sid
 ),
 -- The first instant of an entry at which the customer and an agent were both in.
 conference_answers AS (

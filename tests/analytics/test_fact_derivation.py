@@ -130,8 +130,11 @@ def test_sql_facts_equal_the_python_replay(db, specs, steps):
         agents = [AgentFactory(queues=queues), AgentFactory(queues=queues)]
         steps = [(who, BASE + at, before, after) for who, at, before, after in steps]
         call_ids = [_write(spec, queues, agents, steps).pk for spec in specs]
-        for who, at, before, after in sorted(steps, key=lambda s: s[1]):
+        current: dict[int, str] = {}  # each change starts where the agent's last one ended,
+        for who, at, before, after in sorted(steps, key=lambda s: s[1]):  # as in production
+            before = current.get(who, before)
             agent_event(agents[who], at, "available", after, ("available", before))
+            current[who] = after
         rebuild_call_facts(call_ids)
         assert_stored_facts_match(call_ids)
         QueueEntryFact.objects.all().delete()
