@@ -97,9 +97,12 @@ marker_entries AS (
            AS exit_result
   FROM ranked GROUP BY call_id, n
 ),
+-- A call's last marker entry (a window: a subquery per entry would rescan them all).
 last_marker_entries AS (
-  SELECT m.call_id, m.n, m.queue_id FROM marker_entries m
-  WHERE m.n = (SELECT max(n) FROM marker_entries l WHERE l.call_id = m.call_id)
+  SELECT call_id, n, queue_id FROM (
+    SELECT call_id, n, queue_id, max(n) OVER (PARTITION BY call_id) AS last_n
+    FROM marker_entries
+  ) m WHERE n = last_n
 ),
 -- Each entry carries its call's columns (joined once).
 all_entries AS (
