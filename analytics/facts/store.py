@@ -92,11 +92,18 @@ def replace_facts(scope: str, params: list, *, everything: bool = False) -> None
             else:
                 calls = f"SELECT c.id FROM {CALLS_TABLE} c WHERE {scope}"  # noqa: S608
                 cursor.execute(f"DELETE FROM {table} WHERE call_id IN ({calls})", params)  # noqa: S608
+        if d.is_postgresql():
+            # Every join of the derivation pairs rows of the same calls, so over a range it
+            # is a hash or merge join; the planner cannot tell how many rows a filter on
+            # JSON keeps and, left to guess "one", nests loops over a million rows.
+            cursor.execute("SELECT set_config('enable_nestloop', 'off', true)")
         cursor.execute(
             f"INSERT INTO {FACTS_TABLE} ({', '.join(FACT_COLUMNS)})"  # noqa: S608
             f" SELECT {', '.join(FACT_COLUMNS)} FROM ({facts_select(scope)}) x",
             params,
         )
+        if d.is_postgresql():
+            cursor.execute("RESET enable_nestloop")
         cursor.execute(
             f"INSERT INTO {MISSED_TABLE} ({', '.join(MISSED_COLUMNS)}) {missed_select(scope)}",
             params,
