@@ -8,6 +8,7 @@ are registered on the connection (`prepare`).
 """
 
 import json
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -181,6 +182,22 @@ def prepare() -> None:
                            " set_config('work_mem', '256MB', true)")  # fmt: skip
         return
     register()
+
+
+@contextmanager
+def hash_joins():
+    """PostgreSQL: no nested loops for the statements inside (the derivation over many
+    calls). Its joins pair rows of the same calls, so hash or merge joins suit them; the
+    planner cannot estimate its filters on JSON and, left to guess one row, nests loops
+    over a million."""
+    if not is_postgresql():
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('enable_nestloop', 'off', true)")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("RESET enable_nestloop")
 
 
 def to_us(at: datetime) -> int:

@@ -12,13 +12,12 @@ activity (`AgentStatusEvent`) that began when the entry's service ended. Missed 
 call's rejected or timed-out reservations. Only ended calls have facts.
 
 The derivation is SQL (`derivation.py`), set-based over any number of calls; `store.py`
-upserts its rows.
+upserts its rows (the one-minute run) or replaces a range's (a recompute).
 """
 
 from .store import (
     calls_of_events,
     calls_of_wrap_ups_ended,
-    indexes_built_after,
     rebuild_call_facts,
     replace_facts,
 )
@@ -26,7 +25,6 @@ from .store import (
 __all__ = [
     "calls_of_events",
     "calls_of_wrap_ups_ended",
-    "indexes_built_after",
     "rebuild_call_facts",
     "replace_facts",
 ]

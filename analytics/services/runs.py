@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from analytics import facts as facts_mod
 from analytics import kpis
+from analytics.bulk import indexes_built_after
 from analytics.kpis import queue_kpis
 from analytics.models import (
     QUEUE_COUNTERS,
@@ -114,7 +115,7 @@ def recompute_facts(begin: datetime | None, end: datetime | None, *, now: dateti
             scope.append(f"c.created_at {op} %s")
             params.append(connection.ops.adapt_datetimefield_value(bound))
     if begin is None and end is None:
-        with facts_mod.indexes_built_after(QueueEntryFact, MissedOfferFact):
+        with indexes_built_after(QueueEntryFact, MissedOfferFact):
             facts_mod.replace_facts(scope[0], params, everything=True)
     else:
         facts_mod.replace_facts(" AND ".join(scope), params)
@@ -126,7 +127,7 @@ def recompute_rollups(begin: datetime | None, end: datetime | None, *, now: date
     up to the current interval. All of them (no bounds): the 15-minute tables are rewritten
     whole, their indexes built after."""
     if begin is None and end is None:
-        with facts_mod.indexes_built_after(QueueInterval, AgentInterval):
+        with indexes_built_after(QueueInterval, AgentInterval):
             _recompute_rollups(begin, end, now=now)
     else:
         _recompute_rollups(begin, end, now=now)
