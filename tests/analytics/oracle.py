@@ -305,7 +305,11 @@ def oracle_facts(call_ids) -> list[SimpleNamespace]:
         events_by_call[event.call_id].append(event)
     queues = Queue.objects.in_bulk()
     agents_by_identity = dict(Agent.objects.values_list("softphone_identity", "id"))
-    ends = [c.ended_at for c in calls]
+    # A service ends at its call's end or where the next entry begins: a marker's instant,
+    # which callbacks may stamp after the call's end.
+    ends = [c.ended_at for c in calls] + [
+        e.twilio_timestamp or e.received_at for events in events_by_call.values() for e in events
+    ]
     wrap_ups = (
         _wrap_up_spans(list(Agent.objects.values_list("id", flat=True)),
                        min(ends) - timedelta(hours=6), max(ends) + WRAP_UP_MATCH)
