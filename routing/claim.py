@@ -21,13 +21,10 @@ catch leaves no row and nothing else is written. The core domain writes the rest
 after its snapshot: an offer never predates the end of an agent's previous one it sees.
 """
 
-import hashlib
 from datetime import timedelta
 from functools import lru_cache
-from weakref import WeakKeyDictionary
 
 from django.conf import settings
-from django.db import connection
 
 from callcenter.choices import (
     AgentActivity,
@@ -36,6 +33,7 @@ from callcenter.choices import (
     EscalationAction,
     WorkStatus,
 )
+from callcenter.rows import execute
 from callcenter.services.offers import OFFER_WRITES, OFFERED_COLUMNS, OFFERED_JOINS
 
 from .known_agent import preference_sql, sql_list, waits_sql
@@ -222,8 +220,8 @@ def _interval(delta: timedelta) -> str:
 
 
 @lru_cache(maxsize=8)
-def _statement(presence_seconds: int, window_hours: int, wait_seconds: int) -> tuple[str, str]:
-    """The claim with these settings written in as constants, and its name (from its text)."""
+def _statement(presence_seconds: int, window_hours: int, wait_seconds: int) -> str:
+    """The claim with these settings written in as constants."""
     window, wait = timedelta(hours=window_hours), timedelta(seconds=wait_seconds)
     sql = CLAIM % {
         "candidates": str(CANDIDATES),
@@ -233,10 +231,11 @@ def _statement(presence_seconds: int, window_hours: int, wait_seconds: int) -> t
         "known_wait": _interval(wait),
         "known_enabled": "true" if window and wait else "false",
     }
-    return f"routing_claim_{hashlib.sha256(sql.encode()).hexdigest()[:16]}", sql
+    return sql
 
 
-def _current() -> tuple[str, str]:
+def claim_sql() -> str:
+    """The claim statement with the current settings."""
     return _statement(
         settings.PRESENCE_TIMEOUT_SECONDS,
         settings.KNOWN_AGENT_WINDOW_HOURS,
@@ -244,24 +243,9 @@ def _current() -> tuple[str, str]:
     )
 
 
-def claim_sql() -> str:
-    """The claim statement with the current settings."""
-    return _current()[1]
-
-
-# The statements each connection has prepared (a prepared statement lasts with the session,
-# whatever becomes of the transaction that prepared it).
-_prepared_on: WeakKeyDictionary = WeakKeyDictionary()
-
-
 def execute_claim(cursor) -> tuple | None:
     """Run the claim and fetch its row (None: no offer made). It is planned once per
     connection, not per claim (planning it costs several times running it); with the settings
     written in as constants it has no parameters, so that plan serves every run."""
-    name, sql = _current()
-    prepared = _prepared_on.setdefault(connection.connection, set())
-    if name not in prepared:
-        cursor.execute(f"PREPARE {name} AS {sql}")
-        prepared.add(name)
-    cursor.execute(f"EXECUTE {name}")
+    execute(cursor, claim_sql())
     return cursor.fetchone()
