@@ -19,6 +19,8 @@ from callcenter.models import Agent, AgentStatusEvent, Call, CallEvent, Queue
 from callcenter.participants import AGENT_LABEL_PREFIX
 from routing.models import MISSED_STATUSES, Reservation
 
+from . import common_shape
+
 S = d.SECOND_US
 # A wrap-up belongs to the entry whose service ended at most 120 s before it began (or 5 s
 # after); longer wrap-ups than 4 hours are not counted (an agent who never pressed "ready").
@@ -31,6 +33,8 @@ FACT_COLUMNS = (
     "hold_seconds", "wrap_up_seconds", "handle_seconds", "within_service_level",
     "interval_start", "local_date", "agent_interval_start", "wait_bucket", "handle_bucket",
 )  # fmt: skip
+# Off: every call goes through the general steps (the tests compare both ways).
+ONE_PASS = True
 MISSED_COLUMNS = ("reservation_id", "call_id", "agent_id", "queue_id", "offered_at",
                   "interval_start")  # fmt: skip
 
@@ -40,7 +44,8 @@ def _quoted(values) -> str:
 
 
 def facts_select(scope: str) -> str:
-    """SELECT of the facts (FACT_COLUMNS) of the ended customer calls `c` matching `scope`."""
+    """SELECT of the facts (FACT_COLUMNS) of the ended customer calls `c` matching `scope`
+    (the calls of the common shape derived in one pass, unless ONE_PASS is off)."""
     secs = lambda a, b: d.greatest("0", f"({b} - {a}) / {S}")  # noqa: E731 - int(seconds) ≥ 0
     label = len(AGENT_LABEL_PREFIX)
     first_leave = "min(CASE WHEN what = 'participant-leave' THEN at END)"
@@ -57,11 +62,12 @@ WITH calls AS (
          {d.us("c.answered_at")} AS answered, {d.us("c.ended_at")} AS ended
   FROM {Call._meta.db_table} c
   WHERE c.parent_id IS NULL AND c.ended_at IS NOT NULL AND {scope}
-),
+),{common_shape.ctes(enabled=ONE_PASS)},
+-- The general steps, for the calls of another shape.
 events AS (
   SELECT e.id, e.call_id, e.kind, e.payload, e.context,
          {d.us("coalesce(e.twilio_timestamp, e.received_at)")} AS at
-  FROM {CallEvent._meta.db_table} e JOIN calls c ON c.id = e.call_id
+  FROM {CallEvent._meta.db_table} e JOIN general_calls c ON c.id = e.call_id
   WHERE e.kind IN ('transfer', 'enqueue-action', 'conference')
 ),
 markers AS (
@@ -108,11 +114,11 @@ last_marker_entries AS (
 all_entries AS (
   SELECT m.call_id, m.n, m.kind, m.queue_id, m.start_at, m.waited, m.exit_at, m.exit_result,
          {call_columns}
-  FROM marker_entries m JOIN calls c ON c.id = m.call_id
+  FROM marker_entries m JOIN general_calls c ON c.id = m.call_id
   UNION ALL
   SELECT c.id, coalesce(l.n, 0) + 1, 'call', c.queue_id, coalesce(c.enqueued, c.created),
          NULL, NULL, '', {call_columns}
-  FROM calls c LEFT JOIN last_marker_entries l ON l.call_id = c.id
+  FROM general_calls c LEFT JOIN last_marker_entries l ON l.call_id = c.id
   WHERE c.queue_id IS NOT NULL AND (l.call_id IS NULL OR l.queue_id <> c.queue_id)
 ),
 -- Where an entry began before the call row's correction: a transfer at its instant; an exit
@@ -161,7 +167,7 @@ conference AS (
          coalesce({d.json_text("e.payload", "CallSid")}, '') AS sid,
          coalesce({d.json_text("e.payload", "ParticipantLabel")}, '') AS label,
          c.call_sid, c.ended
-  FROM events e JOIN calls c ON c.id = e.call_id
+  FROM events e JOIN general_calls c ON c.id = e.call_id
   WHERE e.kind = 'conference'
 ),
 customer_moves AS (
@@ -225,7 +231,7 @@ conference_answers AS (
   ) x WHERE pick = 1
 ),
 conferenced AS (SELECT DISTINCT call_id FROM conference),
-answered_entries AS (
+general_answered AS (
   SELECT en.*, cf.call_id IS NOT NULL AS by_conference,
          CASE WHEN cf.call_id IS NOT NULL THEN ca.meets
               WHEN en.answered IS NOT NULL AND en.entered <= en.answered
@@ -237,6 +243,9 @@ answered_entries AS (
   LEFT JOIN conferenced cf ON cf.call_id = en.call_id
   LEFT JOIN conference_answers ca ON ca.call_id = en.call_id AND ca.seq = en.seq
   LEFT JOIN {Agent._meta.db_table} ag ON ag.softphone_identity = ca.identity
+),
+answered_entries AS (
+  SELECT * FROM general_answered UNION ALL SELECT * FROM one_pass_answered
 ),
 entry_holds AS (
   SELECT e.call_id, e.seq,

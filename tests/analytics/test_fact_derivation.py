@@ -1,7 +1,9 @@
 """The SQL derivation of queue-entry facts gives exactly what the Python replay of the rules
 (tests/analytics/oracle.py) gives, on random calls with random callbacks: markers in any
 order and queue (unknown ones too), odd QueueTime values, conference legs and holds, and
-wrap-ups; both for a set of call ids (the one-minute run) and for a range (a recompute)."""
+wrap-ups; both for a set of call ids (the one-minute run) and for a range (a recompute), and
+both with the common shape derived in one pass and with every call through the general
+steps (analytics.facts.common_shape)."""
 
 from datetime import UTC, datetime, timedelta
 from unittest.mock import patch
@@ -11,7 +13,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from analytics.facts import rebuild_call_facts, store
+from analytics.facts import derivation, rebuild_call_facts, store
 from analytics.models import QueueEntryFact
 from analytics.services import recompute_facts
 from callcenter.choices import CallOutcome
@@ -27,17 +29,14 @@ MISSING_QUEUE = 10**9
 instants = st.integers(0, 900).map(lambda s: s * S) | st.integers(0, 900_000_000).map(
     lambda us: timedelta(microseconds=us)
 )
-markers = st.lists(
-    st.fixed_dictionaries(
-        {
-            "kind": st.sampled_from(["transfer", "enqueue-action"]),
-            "queue": st.sampled_from([0, 1, 2, "missing", "text", "zero"]),
-            "at": instants,
-            "result": st.sampled_from(["redirected", "hangup", "leave", "error", "system-error"]),
-            "waited": st.sampled_from([None, 0, 7, 30, 600, "12", "x", -3, 2.5]),
-        }
-    ),
-    max_size=5,
+marker = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(["transfer", "enqueue-action"]),
+        "queue": st.sampled_from([0, 1, 2, "missing", "text", "zero"]),
+        "at": instants,
+        "result": st.sampled_from(["redirected", "hangup", "leave", "error", "system-error"]),
+        "waited": st.sampled_from([None, 0, 7, 30, 600, "12", "x", -3, 2.5]),
+    }
 )
 moves = st.lists(
     st.tuples(
@@ -49,27 +48,56 @@ moves = st.lists(
     ),
     max_size=8,
 )
-calls = st.lists(
-    st.fixed_dictionaries(
-        {
-            "queue": st.sampled_from([0, 1, 2, None]),
-            "start": instants,
-            "enqueued": st.none() | instants,
-            "answered": st.none() | instants,
-            "length": instants,
-            "agent": st.sampled_from([0, 1, None]),
-            "hold": st.integers(0, 60),
-            "outcome": st.sampled_from(CallOutcome.values),
-            "markers": markers,
-            "moves": moves,
-            # A wrap-up of an agent beginning near the call's end (-6 s to +125 s), lasting.
-            "wrap_up": st.none()
-            | st.tuples(st.integers(0, 1), st.integers(-6, 125), st.integers(1, 400)),
-        }
-    ),
-    min_size=1,
-    max_size=4,
-)
+# The common shape (nearly every production call): at most one <Enqueue> action; the
+# customer's and one agent leg's join and leave, each maybe missing, in any order; no hold.
+common_markers = st.lists(marker.map(lambda m: {**m, "kind": "enqueue-action"}), max_size=1)
+_leg = st.tuples(st.booleans(), st.booleans(), instants, instants)
+common_moves = st.tuples(_leg, _leg, st.sampled_from(["agent0", "agent1", "stranger"])).map(
+    lambda legs: [
+        (what, who, at)
+        for (joins, leaves, joined, left), who in ((legs[0], "customer"), (legs[1], legs[2]))
+        for what, at, present in (("participant-join", joined, joins),
+                                  ("participant-leave", left, leaves))
+        if present
+    ]
+)  # fmt: skip
+
+
+def _calls(markers, moves):
+    return st.lists(
+        st.fixed_dictionaries(
+            {
+                "queue": st.sampled_from([0, 1, 2, None]),
+                "start": instants,
+                "enqueued": st.none() | instants,
+                "answered": st.none() | instants,
+                "length": instants,
+                "agent": st.sampled_from([0, 1, None]),
+                "hold": st.integers(0, 60),
+                "outcome": st.sampled_from(CallOutcome.values),
+                "markers": markers,
+                "moves": moves,
+                # A wrap-up of an agent beginning near the call's end (-6 s to +125 s).
+                "wrap_up": st.none()
+                | st.tuples(st.integers(0, 1), st.integers(-6, 125), st.integers(1, 400)),
+            }
+        ),
+        min_size=1,
+        max_size=4,
+    )
+
+
+def _common(**spec):
+    """An answered call of the common shape: the <Enqueue> action of its queue, 8 s in."""
+    exit_ = {"kind": "enqueue-action", "queue": 0, "at": 8 * S, "result": "bridged",
+             "waited": 8}  # fmt: skip
+    return {"queue": 0, "start": 0 * S, "enqueued": 0 * S, "answered": 8 * S, "length": 60 * S,
+            "agent": 0, "hold": 0, "outcome": "answered", "markers": [exit_], "moves": [],
+            "wrap_up": None, **spec}  # fmt: skip
+
+
+calls = _calls(st.lists(marker, max_size=5), moves)
+common_calls = _calls(common_markers, common_moves)
 status_changes = st.lists(
     st.tuples(
         st.integers(0, 1),
@@ -131,6 +159,71 @@ _LATE_TRANSFER = {"kind": "transfer", "queue": 0, "at": 1 * S, "result": "redire
     steps=[],
 )  # fmt: skip
 def test_sql_facts_equal_the_python_replay(db, specs, steps):
+    _check_against_the_replay(specs, steps)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(specs=common_calls, steps=status_changes)
+# The interleavings that matter, each once for sure: the agent gone before the customer came,
+# a customer's leave stamped before their join, a leg that never joined, a stranger's leg,
+# another agent's leg leaving (two agent legs: the general steps).
+@example(
+    specs=[
+        _common(
+            moves=[
+                ("participant-join", "agent0", 10 * S),
+                ("participant-leave", "agent0", 20 * S),
+                ("participant-join", "customer", 30 * S),
+                ("participant-leave", "customer", 90 * S),
+            ]
+        )
+    ],
+    steps=[],
+)
+@example(
+    specs=[
+        _common(
+            moves=[
+                ("participant-leave", "customer", 5 * S),
+                ("participant-join", "customer", 30 * S),
+                ("participant-join", "agent1", 40 * S),
+            ]
+        )
+    ],
+    steps=[],
+)
+@example(
+    specs=[
+        _common(
+            moves=[("participant-join", "agent0", 40 * S), ("participant-leave", "agent0", 60 * S)]
+        )
+    ],
+    steps=[],
+)
+@example(
+    specs=[
+        _common(
+            moves=[
+                ("participant-join", "customer", 30 * S),
+                ("participant-join", "stranger", 40 * S),
+            ]
+        )
+    ],
+    steps=[],
+)
+@example(specs=[_common(moves=[("participant-join", "agent0", 10 * S),
+                               ("participant-leave", "agent1", 20 * S),
+                               ("participant-join", "customer", 30 * S)])], steps=[])
+@example(specs=[_common(markers=[], moves=[])], steps=[])  # fmt: skip
+def test_common_shape_facts_equal_the_python_replay(db, specs, steps):
+    _check_against_the_replay(specs, steps)
+
+
+def _check_against_the_replay(specs, steps):
     savepoint = transaction.savepoint()
     try:
         queues = [
@@ -154,6 +247,10 @@ def test_sql_facts_equal_the_python_replay(db, specs, steps):
         assert_stored_facts_match(call_ids)
         QueueEntryFact.objects.all().delete()
         with patch.object(store, "BULK_CALLS", 0):  # a backlog: derived by hash joins
+            rebuild_call_facts(call_ids)
+        assert_stored_facts_match(call_ids)
+        QueueEntryFact.objects.all().delete()
+        with patch.object(derivation, "ONE_PASS", False):  # every call by the general steps
             rebuild_call_facts(call_ids)
         assert_stored_facts_match(call_ids)
     finally:

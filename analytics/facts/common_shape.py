@@ -1,0 +1,157 @@
+"""The common shape of a customer call, derived in one pass over its callbacks.
+
+Nearly every call has this shape: no transfer, at most one <Enqueue> action (in the call's own
+queue when the Call row names one), in the conference at most one join and one leave of the
+customer and one agent leg with at most one join and one leave, and no hold. For such a call
+every rule of derivation.py collapses to one entry that a GROUP BY of its callbacks gives, so
+the general steps (windows over each call's markers and moves, sorted per call) run only for
+the calls of another shape. `tests/analytics/test_fact_derivation.py` holds the two ways equal
+on random calls, and both equal to the replay of the rules.
+
+The CTEs here read `calls` (the calls in scope) and define:
+- `shapes`: per call with callbacks, what its markers and conference moves add up to, and
+  `one_pass` (1 when it has the common shape);
+- `general_calls`: the calls in scope the general steps derive;
+- `one_pass_answered`: the common-shape calls' entries with their answer, in the columns of
+  derivation.py's `answered_entries`.
+"""
+
+from analytics import dialect as d
+from callcenter.models import Agent, CallEvent, Queue
+from callcenter.participants import AGENT_LABEL_PREFIX
+
+JOIN, LEAVE = "'participant-join'", "'participant-leave'"
+
+
+def _count(condition: str) -> str:
+    return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+def _last(column: str, condition: str) -> str:
+    """The value of `column` on the group's row matching `condition` (at most one does)."""
+    return f"max(CASE WHEN {condition} THEN {column} END)"
+
+
+def ctes(*, enabled: bool = True) -> str:
+    """The CTEs above, to follow `calls` in a WITH (`enabled=False`: every call is derived by
+    the general steps, for the tests that compare both ways)."""
+    label = len(AGENT_LABEL_PREFIX)
+    exit_ = "marker = 'exit'"
+    customer, agent = "party = 'customer'", "party = 'agent'"
+    customer_join, customer_leave = (
+        f"{customer} AND what = {JOIN}",
+        f"{customer} AND what = {LEAVE}",
+    )
+    agent_join, agent_leave = f"{agent} AND what = {JOIN}", f"{agent} AND what = {LEAVE}"
+    # A leave counts only after its leg's join, in (at, id) order; a leg still open is FAR.
+    customer_left = d.least(
+        f"CASE WHEN customer_leaves = 1 AND (customer_left_at, customer_left_id)"
+        f" > (customer_joined, customer_join_id) THEN customer_left_at ELSE {d.FAR_US} END",
+        "c.ended",
+    )
+    agent_left = (
+        "CASE WHEN agent_leaves = 1 AND (agent_left_at, agent_left_id) > (agent_joined,"
+        f" agent_join_id) THEN agent_left_at ELSE {d.FAR_US} END"
+    )
+    entered = (
+        "CASE WHEN s.exits = 1 THEN CASE WHEN c.enqueued IS NOT NULL AND c.queue_id = s.exit_queue"
+        f" THEN {d.least('c.enqueued', 's.exit_at')}"
+        f" ELSE s.exit_at - coalesce(s.exit_waited, 0) * {d.SECOND_US} END"
+        " ELSE coalesce(c.enqueued, c.created) END"
+    )
+
+    def exit_only(expression: str) -> str:  # JSON read only where the rules look
+        return f"CASE WHEN e.kind = 'enqueue-action' THEN {expression} END"
+
+    def moves_only(key: str) -> str:
+        text = d.json_text("e.payload", key)
+        return f"CASE WHEN e.kind = 'conference' THEN coalesce({text}, '') END"
+
+    meets = d.greatest("o.customer_joined", "o.agent_joined", "o.entered")
+    met = f"o.legs = 2 AND {meets} < {d.least('o.customer_left', 'o.agent_left', 'o.end_at')}"
+    answered_by_row = "o.answered IS NOT NULL AND o.entered <= o.answered AND o.answered < o.end_at"
+    common = (
+        "transfers = 0 AND exits <= 1 AND (exits = 0 OR call_queue_id IS NULL"
+        " OR call_queue_id = exit_queue) AND holds = 0 AND customer_joins <= 1"
+        " AND customer_leaves <= 1 AND agent_joins <= 1 AND agent_leaves <= 1"
+        " AND (agent_sid IS NULL OR agent_sid = last_agent_sid)"
+    )
+    return f"""
+shapes AS (
+  SELECT t.*, CASE WHEN {common if enabled else "FALSE"} THEN 1 ELSE 0 END AS one_pass
+  FROM (
+    SELECT call_id, max(call_queue_id) AS call_queue_id,
+           {_count("marker = 'transfer'")} AS transfers, {_count(exit_)} AS exits,
+           {_last("queue_id", exit_)} AS exit_queue, {_last("at", exit_)} AS exit_at,
+           {_last("waited", exit_)} AS exit_waited, {_last("result", exit_)} AS exit_result,
+           {_count("kind = 'conference'")} AS conference_events,
+           {_count(f"{customer} AND what IN ('participant-hold', 'participant-unhold')")} AS holds,
+           {_count(customer_join)} AS customer_joins,
+           {_last("at", customer_join)} AS customer_joined,
+           {_last("id", customer_join)} AS customer_join_id,
+           {_count(customer_leave)} AS customer_leaves,
+           {_last("at", customer_leave)} AS customer_left_at,
+           {_last("id", customer_leave)} AS customer_left_id,
+           min(CASE WHEN {agent} AND what IN ({JOIN}, {LEAVE}) THEN sid END) AS agent_sid,
+           max(CASE WHEN {agent} AND what IN ({JOIN}, {LEAVE}) THEN sid END) AS last_agent_sid,
+           {_count(agent_join)} AS agent_joins, {_last("at", agent_join)} AS agent_joined,
+           {_last("id", agent_join)} AS agent_join_id,
+           {_last(f"substr(label, {label + 1})", agent_join)} AS agent_identity,
+           {_count(agent_leave)} AS agent_leaves, {_last("at", agent_leave)} AS agent_left_at,
+           {_last("id", agent_leave)} AS agent_left_id
+    FROM (
+      SELECT m.*,
+             CASE WHEN m.kind <> 'conference' THEN NULL
+                  WHEN m.sid = m.call_sid THEN 'customer'
+                  WHEN substr(m.label, 1, {label}) = '{AGENT_LABEL_PREFIX}' THEN 'agent'
+             END AS party,
+             CASE WHEN m.queue_id <> 0 THEN
+               CASE m.kind WHEN 'transfer' THEN 'transfer' WHEN 'enqueue-action' THEN 'exit' END
+             END AS marker
+      FROM (
+        SELECT e.id, e.call_id, e.kind, c.queue_id AS call_queue_id, c.call_sid,
+               {d.us("coalesce(e.twilio_timestamp, e.received_at)")} AS at,
+               CASE WHEN e.kind <> 'conference'
+                    THEN {d.json_natural("e.context", "queue", signed=True)} END AS queue_id,
+               {exit_only(d.json_natural("e.payload", "QueueTime"))} AS waited,
+               {exit_only(f"coalesce({d.json_text('e.payload', 'QueueResult')}, '')")} AS result,
+               {moves_only("StatusCallbackEvent")} AS what, {moves_only("CallSid")} AS sid,
+               {moves_only("ParticipantLabel")} AS label
+        FROM {CallEvent._meta.db_table} e JOIN calls c ON c.id = e.call_id
+        WHERE e.kind IN ('transfer', 'enqueue-action', 'conference') {d.evaluated_once()}
+      ) m {d.evaluated_once()}
+    ) moves
+    GROUP BY call_id
+  ) t
+),
+general_calls AS (
+  SELECT c.* FROM calls c JOIN shapes s ON s.call_id = c.id WHERE s.one_pass = 0
+),
+one_pass_entries AS (
+  SELECT c.id AS call_id, q.id AS queue_id, {entered} AS entered, s.exit_at,
+         coalesce(s.exit_result, '') AS exit_result, c.ended AS end_at, c.answered,
+         c.agent_id AS call_agent_id, c.hold_seconds AS call_hold, c.outcome AS call_outcome,
+         q.service_level_seconds, q.short_abandon_seconds, q.time_zone,
+         coalesce(s.conference_events, 0) > 0 AS by_conference,
+         coalesce(s.customer_joins, 0) + coalesce(s.agent_joins, 0) AS legs,
+         s.customer_joined, {customer_left} AS customer_left, s.agent_joined,
+         {agent_left} AS agent_left, s.agent_identity
+  FROM calls c LEFT JOIN shapes s ON s.call_id = c.id
+  JOIN {Queue._meta.db_table} q
+    ON q.id = CASE WHEN s.exits = 1 THEN s.exit_queue ELSE c.queue_id END
+  WHERE s.call_id IS NULL OR s.one_pass = 1
+),
+-- A common-shape entry is answered where both legs were first in together (the conference),
+-- or, without conference callbacks, by the Call row's answer within the entry.
+one_pass_answered AS (
+  SELECT o.call_id, 0 AS seq, o.queue_id, o.entered, o.exit_at, o.exit_result,
+         CAST(NULL AS BIGINT) AS next_start, NULL AS next_kind, o.end_at, o.answered, o.call_agent_id,
+         o.call_hold, o.call_outcome, o.service_level_seconds, o.short_abandon_seconds,
+         o.time_zone, o.by_conference,
+         CASE WHEN o.by_conference THEN CASE WHEN {met} THEN {meets} END
+              WHEN {answered_by_row} THEN o.answered END AS answered_at,
+         CASE WHEN o.by_conference THEN CASE WHEN {met} THEN ag.id END
+              WHEN {answered_by_row} THEN o.call_agent_id END AS agent_id
+  FROM one_pass_entries o
+  LEFT JOIN {Agent._meta.db_table} ag ON ag.softphone_identity = o.agent_identity
+)"""  # noqa: S608 - model tables and our expressions
