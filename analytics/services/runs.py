@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from analytics import facts as facts_mod
 from analytics import kpis
-from analytics.bulk import indexes_built_after
+from analytics.bulk import indexes_built_after, refresh_statistics
 from analytics.kpis import queue_kpis
 from analytics.models import (
     QUEUE_COUNTERS,
@@ -129,6 +129,7 @@ def recompute_rollups(begin: datetime | None, end: datetime | None, *, now: date
     if begin is None and end is None:
         with indexes_built_after(QueueInterval, AgentInterval):
             _recompute_rollups(begin, end, now=now)
+        refresh_statistics(QueueDay)  # rewritten whole too (its gaps filled on its unique key)
     else:
         _recompute_rollups(begin, end, now=now)
 
