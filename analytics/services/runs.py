@@ -119,19 +119,22 @@ def recompute_facts(begin: datetime | None, end: datetime | None, *, now: dateti
             facts_mod.replace_facts(scope[0], params, everything=True)
     else:
         facts_mod.replace_facts(" AND ".join(scope), params)
+        refresh_statistics(QueueEntryFact, MissedOfferFact)
 
 
 def recompute_rollups(begin: datetime | None, end: datetime | None, *, now: datetime) -> None:
     """Every rollup row of [begin, end) from the facts: queue intervals and agent intervals
     (with or without facts now), the queues' local days overlapping the range, agents' time
     up to the current interval. All of them (no bounds): the 15-minute tables are rewritten
-    whole, their indexes built after."""
+    whole, their indexes built after. Either way the rewritten tables' statistics are
+    refreshed, so the reports that follow are planned on what is there now."""
     if begin is None and end is None:
         with indexes_built_after(QueueInterval, AgentInterval):
             _recompute_rollups(begin, end, now=now)
         refresh_statistics(QueueDay)  # rewritten whole too (its gaps filled on its unique key)
     else:
         _recompute_rollups(begin, end, now=now)
+        refresh_statistics(QueueInterval, QueueDay, AgentInterval)
 
 
 def _recompute_rollups(begin: datetime | None, end: datetime | None, *, now: datetime) -> None:
