@@ -38,14 +38,8 @@ def ctes(*, enabled: bool = True) -> str:
     """The CTEs above, to follow `calls` in a WITH (`enabled=False`: every call is derived by
     the general steps, for the tests that compare both ways)."""
     label = len(AGENT_LABEL_PREFIX)
-    exit_ = "marker = 'exit'"
-    customer, agent = "party = 'customer'", "party = 'agent'"
-    customer_join, customer_leave = (
-        f"{customer} AND what = {JOIN}",
-        f"{customer} AND what = {LEAVE}",
-    )
-    agent_join, agent_leave = f"{agent} AND what = {JOIN}", f"{agent} AND what = {LEAVE}"
-    agent_move = f"{agent} AND what IN ({JOIN}, {LEAVE})"
+    exit_, customer_join, customer_leave = "slot = 2", "slot = 3", "slot = 4"
+    agent_join, agent_leave = "slot = 6", "slot = 7"
     # A leave counts only after its leg's join, in (at, id) order; a leg still open is FAR.
     customer_left = d.least(
         f"CASE WHEN customer_leaves = 1 AND (customer_left_at, customer_left_id)"
@@ -84,33 +78,35 @@ shapes AS (
   SELECT t.*, CASE WHEN {common if enabled else "FALSE"} THEN 1 ELSE 0 END AS one_pass
   FROM (
     SELECT call_id, max(call_queue_id) AS call_queue_id,
-           {_count("marker = 'transfer'")} AS transfers, {_count(exit_)} AS exits,
+           {_count("slot = 1")} AS transfers, {_count(exit_)} AS exits,
            {_last("queue_id", exit_)} AS exit_queue, {_last("at", exit_)} AS exit_at,
            {_last("waited", exit_)} AS exit_waited, {_last("result", exit_)} AS exit_result,
-           {_count("kind = 'conference'")} AS conference_events,
-           {_count(f"{customer} AND what IN ('participant-hold', 'participant-unhold')")} AS holds,
+           {_count("slot >= 3")} AS conference_events, {_count("slot = 5")} AS holds,
            {_count(customer_join)} AS customer_joins,
            {_last("at", customer_join)} AS customer_joined,
            {_last("id", customer_join)} AS customer_join_id,
            {_count(customer_leave)} AS customer_leaves,
            {_last("at", customer_leave)} AS customer_left_at,
            {_last("id", customer_leave)} AS customer_left_id,
-           {_last("sid", agent_move, "min")} AS agent_sid,
-           {_last("sid", agent_move)} AS last_agent_sid,
+           {_last("sid", "slot IN (6, 7)", "min")} AS agent_sid,
+           {_last("sid", "slot IN (6, 7)")} AS last_agent_sid,
            {_count(agent_join)} AS agent_joins, {_last("at", agent_join)} AS agent_joined,
            {_last("id", agent_join)} AS agent_join_id,
            {_last(f"substr(label, {label + 1})", agent_join)} AS agent_identity,
            {_count(agent_leave)} AS agent_leaves, {_last("at", agent_leave)} AS agent_left_at,
            {_last("id", agent_leave)} AS agent_left_id
     FROM (
-      SELECT m.*,
-             CASE WHEN m.kind <> 'conference' THEN NULL
-                  WHEN m.sid = m.call_sid THEN 'customer'
-                  WHEN substr(m.label, 1, {label}) = '{AGENT_LABEL_PREFIX}' THEN 'agent'
-             END AS party,
-             CASE WHEN m.queue_id <> 0 THEN
-               CASE m.kind WHEN 'transfer' THEN 'transfer' WHEN 'enqueue-action' THEN 'exit' END
-             END AS marker
+      -- Each callback's slot, one small integer the aggregates above compare: a marker
+      -- (1 transfer, 2 <Enqueue> action), the customer's join, leave or hold (3, 4, 5), an
+      -- agent leg's join or leave (6, 7), another conference callback (8).
+      SELECT m.*, CASE
+          WHEN m.kind <> 'conference' THEN
+            CASE WHEN m.queue_id <> 0 THEN CASE m.kind WHEN 'transfer' THEN 1 ELSE 2 END END
+          WHEN m.sid = m.call_sid THEN CASE m.what WHEN {JOIN} THEN 3 WHEN {LEAVE} THEN 4
+            WHEN 'participant-hold' THEN 5 WHEN 'participant-unhold' THEN 5 ELSE 8 END
+          WHEN substr(m.label, 1, {label}) = '{AGENT_LABEL_PREFIX}' THEN
+            CASE m.what WHEN {JOIN} THEN 6 WHEN {LEAVE} THEN 7 ELSE 8 END
+          ELSE 8 END AS slot
       FROM (
         SELECT e.id, e.call_id, e.kind, c.queue_id AS call_queue_id, c.call_sid,
                {d.us("coalesce(e.twilio_timestamp, e.received_at)")} AS at,
