@@ -8,12 +8,12 @@ the general steps (windows over each call's markers and moves, sorted per call) 
 the calls of another shape. `tests/analytics/test_fact_derivation.py` holds the two ways equal
 on random calls, and both equal to the replay of the rules.
 
-The CTEs here read `calls` (the calls in scope) and define:
-- `shapes`: per call with callbacks, what its markers and conference moves add up to, and
-  `one_pass` (1 when it has the common shape);
-- `general_calls`: the calls in scope the general steps derive;
-- `one_pass_answered`: the common-shape calls' entries with their answer, in the columns of
-  derivation.py's `answered_entries`.
+`shapes_cte` reads `calls` (the calls in scope) and gives, per call with callbacks, what its
+markers and conference moves add up to (SHAPE_COLUMNS), and `one_pass` (1 when it has the
+common shape). The calls in scope are stored with their shapes (derivation.DERIVED_CALLS), then
+`answered_ctes` read them: `general_calls`, those the general steps derive, and
+`one_pass_answered`, the others' entries with their answer, in the columns of derivation.py's
+`answered_entries`.
 """
 
 from analytics import dialect as d
@@ -34,28 +34,20 @@ def _last(column: str, condition: str, aggregate: str = "max") -> str:
     return f"{aggregate}({column}) FILTER (WHERE {condition})"
 
 
-def ctes(*, enabled: bool = True) -> str:
-    """The CTEs above, to follow `calls` in a WITH (`enabled=False`: every call is derived by
+SHAPE_COLUMNS = (
+    "exits", "exit_queue", "exit_at", "exit_waited", "exit_result", "conference_events",
+    "customer_joins", "customer_joined", "customer_join_id", "customer_leaves",
+    "customer_left_at", "customer_left_id", "agent_joins", "agent_joined", "agent_join_id",
+    "agent_identity", "agent_leaves", "agent_left_at", "agent_left_id",
+)  # fmt: skip
+
+
+def shapes_cte(*, enabled: bool = True) -> str:
+    """`shapes AS (…)`, to follow `calls` in a WITH (`enabled=False`: every call is derived by
     the general steps, for the tests that compare both ways)."""
     label = len(AGENT_LABEL_PREFIX)
     exit_, customer_join, customer_leave = "slot = 2", "slot = 3", "slot = 4"
     agent_join, agent_leave = "slot = 6", "slot = 7"
-    # A leave counts only after its leg's join, in (at, id) order; a leg still open is FAR.
-    customer_left = d.least(
-        f"CASE WHEN customer_leaves = 1 AND (customer_left_at, customer_left_id)"
-        f" > (customer_joined, customer_join_id) THEN customer_left_at ELSE {d.FAR_US} END",
-        "c.ended",
-    )
-    agent_left = (
-        "CASE WHEN agent_leaves = 1 AND (agent_left_at, agent_left_id) > (agent_joined,"
-        f" agent_join_id) THEN agent_left_at ELSE {d.FAR_US} END"
-    )
-    entered = (
-        "CASE WHEN s.exits = 1 THEN CASE WHEN c.enqueued IS NOT NULL AND c.queue_id = s.exit_queue"
-        f" THEN {d.least('c.enqueued', 's.exit_at')}"
-        f" ELSE s.exit_at - coalesce(s.exit_waited, 0) * {d.SECOND_US} END"
-        " ELSE coalesce(c.enqueued, c.created) END"
-    )
 
     def exit_only(expression: str) -> str:  # JSON read only where the rules look
         return f"CASE WHEN e.kind = 'enqueue-action' THEN {expression} END"
@@ -64,9 +56,6 @@ def ctes(*, enabled: bool = True) -> str:
         text = d.json_text("e.payload", key)
         return f"CASE WHEN e.kind = 'conference' THEN coalesce({text}, '') END"
 
-    meets = d.greatest("o.customer_joined", "o.agent_joined", "o.entered")
-    met = f"o.legs = 2 AND {meets} < {d.least('o.customer_left', 'o.agent_left', 'o.end_at')}"
-    answered_by_row = "o.answered IS NOT NULL AND o.entered <= o.answered AND o.answered < o.end_at"
     common = (
         "transfers = 0 AND exits <= 1 AND (exits = 0 OR call_queue_id IS NULL"
         " OR call_queue_id = exit_queue) AND holds = 0 AND customer_joins <= 1"
@@ -122,23 +111,45 @@ shapes AS (
     ) moves
     GROUP BY call_id
   ) t
-),
-general_calls AS (
-  SELECT c.* FROM calls c JOIN shapes s ON s.call_id = c.id WHERE s.one_pass = 0
-),
+)"""  # noqa: S608 - model tables and our expressions
+
+
+def answered_ctes(calls_table: str) -> str:
+    """`general_calls` and `one_pass_answered` (see above) of the calls stored in
+    `calls_table` with their shapes."""
+    # A leave counts only after its leg's join, in (at, id) order; a leg still open is FAR.
+    customer_left = d.least(
+        f"CASE WHEN customer_leaves = 1 AND (customer_left_at, customer_left_id)"
+        f" > (customer_joined, customer_join_id) THEN customer_left_at ELSE {d.FAR_US} END",
+        "s.ended",
+    )
+    agent_left = (
+        "CASE WHEN agent_leaves = 1 AND (agent_left_at, agent_left_id) > (agent_joined,"
+        f" agent_join_id) THEN agent_left_at ELSE {d.FAR_US} END"
+    )
+    entered = (
+        "CASE WHEN s.exits = 1 THEN CASE WHEN s.enqueued IS NOT NULL AND s.queue_id = s.exit_queue"
+        f" THEN {d.least('s.enqueued', 's.exit_at')}"
+        f" ELSE s.exit_at - coalesce(s.exit_waited, 0) * {d.SECOND_US} END"
+        " ELSE coalesce(s.enqueued, s.created) END"
+    )
+    meets = d.greatest("o.customer_joined", "o.agent_joined", "o.entered")
+    met = f"o.legs = 2 AND {meets} < {d.least('o.customer_left', 'o.agent_left', 'o.end_at')}"
+    answered_by_row = "o.answered IS NOT NULL AND o.entered <= o.answered AND o.answered < o.end_at"
+    return f"""
+general_calls AS (SELECT * FROM {calls_table} WHERE one_pass = 0),
 one_pass_entries AS (
-  SELECT c.id AS call_id, q.id AS queue_id, {entered} AS entered, s.exit_at,
-         coalesce(s.exit_result, '') AS exit_result, c.ended AS end_at, c.answered,
-         c.agent_id AS call_agent_id, c.hold_seconds AS call_hold, c.outcome AS call_outcome,
+  SELECT s.id AS call_id, q.id AS queue_id, {entered} AS entered, s.exit_at,
+         coalesce(s.exit_result, '') AS exit_result, s.ended AS end_at, s.answered,
+         s.agent_id AS call_agent_id, s.hold_seconds AS call_hold, s.outcome AS call_outcome,
          q.service_level_seconds, q.short_abandon_seconds, q.time_zone,
          coalesce(s.conference_events, 0) > 0 AS by_conference,
          coalesce(s.customer_joins, 0) + coalesce(s.agent_joins, 0) AS legs,
          s.customer_joined, {customer_left} AS customer_left, s.agent_joined,
          {agent_left} AS agent_left, s.agent_identity
-  FROM calls c LEFT JOIN shapes s ON s.call_id = c.id
-  JOIN {Queue._meta.db_table} q
-    ON q.id = CASE WHEN s.exits = 1 THEN s.exit_queue ELSE c.queue_id END
-  WHERE s.call_id IS NULL OR s.one_pass = 1
+  FROM {calls_table} s JOIN {Queue._meta.db_table} q
+    ON q.id = CASE WHEN s.exits = 1 THEN s.exit_queue ELSE s.queue_id END
+  WHERE s.one_pass = 1
 ),
 -- A common-shape entry is answered where both legs were first in together (the conference),
 -- or, without conference callbacks, by the Call row's answer within the entry.

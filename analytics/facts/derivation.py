@@ -35,6 +35,8 @@ FACT_COLUMNS = (
 )  # fmt: skip
 # Off: every call goes through the general steps (the tests compare both ways).
 ONE_PASS = True
+# The calls a derivation is about, with their shapes: a temporary table (calls_select).
+DERIVED_CALLS = "analytics_derived_calls"
 MISSED_COLUMNS = ("reservation_id", "call_id", "agent_id", "queue_id", "offered_at",
                   "interval_start")  # fmt: skip
 
@@ -43,9 +45,28 @@ def _quoted(values) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-def facts_select(scope: str) -> str:
-    """SELECT of the facts (FACT_COLUMNS) of the ended customer calls `c` matching `scope`
-    (the calls of the common shape derived in one pass, unless ONE_PASS is off)."""
+def calls_select(scope: str) -> str:
+    """SELECT of the ended customer calls `c` matching `scope` with their shapes
+    (common_shape.shapes_cte; `one_pass` is 1 for a call without callbacks), to be stored in
+    DERIVED_CALLS for facts_select. Stored, the rest of the derivation is planned on their
+    real number and not on a guess at a CTE's (a guess that nested or merged a million)."""
+    shape = ", ".join(f"s.{column}" for column in common_shape.SHAPE_COLUMNS)
+    return f"""
+WITH calls AS NOT MATERIALIZED (
+  SELECT c.id, c.call_sid, c.queue_id, c.agent_id, c.hold_seconds, c.outcome,
+         {d.us("c.created_at")} AS created, {d.us("c.enqueued_at")} AS enqueued,
+         {d.us("c.answered_at")} AS answered, {d.us("c.ended_at")} AS ended
+  FROM {Call._meta.db_table} c
+  WHERE c.parent_id IS NULL AND c.ended_at IS NOT NULL AND {scope}
+),{common_shape.shapes_cte(enabled=ONE_PASS)}
+SELECT c.*, {shape}, coalesce(s.one_pass, 1) AS one_pass
+FROM calls c LEFT JOIN shapes s ON s.call_id = c.id
+"""  # noqa: S608 - model tables and our expressions
+
+
+def facts_select() -> str:
+    """SELECT of the facts (FACT_COLUMNS) of the calls stored in DERIVED_CALLS (the calls of
+    the common shape derived in one pass, unless ONE_PASS is off)."""
     secs = lambda a, b: d.greatest("0", f"({b} - {a}) / {S}")  # noqa: E731 - int(seconds) ≥ 0
     label = len(AGENT_LABEL_PREFIX)
     first_leave = "min(CASE WHEN what = 'participant-leave' THEN at END)"
@@ -56,13 +77,7 @@ def facts_select(scope: str) -> str:
     call_columns = ("c.enqueued, c.ended, c.answered, c.agent_id, c.queue_id AS call_queue_id,"
                     " c.hold_seconds AS call_hold, c.outcome AS call_outcome")  # fmt: skip
     return f"""
-WITH calls AS (
-  SELECT c.id, c.call_sid, c.queue_id, c.agent_id, c.hold_seconds, c.outcome,
-         {d.us("c.created_at")} AS created, {d.us("c.enqueued_at")} AS enqueued,
-         {d.us("c.answered_at")} AS answered, {d.us("c.ended_at")} AS ended
-  FROM {Call._meta.db_table} c
-  WHERE c.parent_id IS NULL AND c.ended_at IS NOT NULL AND {scope}
-),{common_shape.ctes(enabled=ONE_PASS)},
+WITH {common_shape.answered_ctes(DERIVED_CALLS)},
 -- The general steps, for the calls of another shape.
 events AS (
   SELECT e.id, e.call_id, e.kind, e.payload, e.context,

@@ -2,7 +2,7 @@
 vanished deleted, and which calls a run must re-derive (their callbacks arrived, or a wrap-up
 of theirs ended)."""
 
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 
 from django.db import connection
@@ -14,12 +14,14 @@ from callcenter.choices import AgentActivity
 from callcenter.models import AgentStatusEvent, Call, CallEvent
 
 from .derivation import (
+    DERIVED_CALLS,
     FACT_COLUMNS,
     FACTS_TABLE,
     MISSED_COLUMNS,
     MISSED_TABLE,
     WRAP_UP_EARLY_US,
     WRAP_UP_MATCH_US,
+    calls_select,
     facts_select,
     missed_select,
 )
@@ -56,18 +58,18 @@ def rebuild_facts(scope: str, params: list, owned: str | None = None) -> None:
     d.prepare()
     calls = f"SELECT c.id FROM {CALLS_TABLE} c WHERE {scope}"  # noqa: S608 - our SQL
     owned = owned or f"call_id IN ({calls})"
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _calls_in_scope(cursor, scope, params):
         if d.is_postgresql():
             cursor.execute(
-                f"WITH derived AS MATERIALIZED ({facts_select(scope)}),"  # noqa: S608
+                f"WITH derived AS MATERIALIZED ({facts_select()}),"  # noqa: S608
                 f" upserted AS ({_upsert(FACTS_TABLE, FACT_COLUMNS, 'derived', 2)} RETURNING 1),"
                 f" vanished AS ({_delete_vanished(owned, 'derived')} RETURNING 1)"
                 " SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM vanished)",
-                params + params,
+                params,
             )
         else:
             cursor.execute("DROP TABLE IF EXISTS temp.analytics_derived")
-            cursor.execute(f"CREATE TEMP TABLE analytics_derived AS {facts_select(scope)}", params)
+            cursor.execute(f"CREATE TEMP TABLE analytics_derived AS {facts_select()}", [])
             cursor.execute(_upsert(FACTS_TABLE, FACT_COLUMNS, "analytics_derived", 2))
             cursor.execute(_delete_vanished(owned, "analytics_derived"), params)
             cursor.execute("DROP TABLE temp.analytics_derived")
@@ -98,16 +100,28 @@ def replace_facts(scope: str, params: list, *, everything: bool = False) -> None
             else:
                 calls = f"SELECT c.id FROM {CALLS_TABLE} c WHERE {scope}"  # noqa: S608
                 cursor.execute(f"DELETE FROM {table} WHERE call_id IN ({calls})", params)  # noqa: S608
-        with d.hash_joins():
+        with d.hash_joins(), _calls_in_scope(cursor, scope, params):
             cursor.execute(
                 f"INSERT INTO {FACTS_TABLE} ({', '.join(FACT_COLUMNS)})"  # noqa: S608
-                f" SELECT {', '.join(FACT_COLUMNS)} FROM ({facts_select(scope)}) x",
-                params,
+                f" SELECT {', '.join(FACT_COLUMNS)} FROM ({facts_select()}) x",
+                [],  # no parameters, but its %% are read as %
             )
         cursor.execute(
             f"INSERT INTO {MISSED_TABLE} ({', '.join(MISSED_COLUMNS)}) {missed_select(scope)}",
             params,
         )
+
+
+@contextmanager
+def _calls_in_scope(cursor, scope: str, params: list):
+    """Around a derivation: the calls `c` matching `scope` stored with their shapes in
+    DERIVED_CALLS (calls_select), their statistics taken, and dropped after."""
+    cursor.execute(f"DROP TABLE IF EXISTS {DERIVED_CALLS}")
+    cursor.execute(f"CREATE TEMP TABLE {DERIVED_CALLS} AS {calls_select(scope)}", params)
+    if d.is_postgresql():
+        cursor.execute(f"ANALYZE {DERIVED_CALLS}")
+    yield
+    cursor.execute(f"DROP TABLE {DERIVED_CALLS}")
 
 
 def _upsert(table: str, columns, source: str, unique: int) -> str:

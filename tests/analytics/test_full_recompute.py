@@ -40,6 +40,7 @@ def _answered(queue, agent, start, wait, talk):
     queue_exit(call, queue, answered, "redirected", wait, received=answered)
 
 
+@pytest.mark.postgres  # reads pg_indexes; SQLite drops and builds no index
 def test_a_full_recompute_keeps_every_index_and_writes_bucket_lists():
     queue = QueueFactory(time_zone="Europe/Paris")
     agent = AgentFactory(queues=[queue])
