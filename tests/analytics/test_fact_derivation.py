@@ -215,10 +215,19 @@ def test_sql_facts_equal_the_python_replay(db, specs, steps):
     ],
     steps=[],
 )
-@example(specs=[_common(moves=[("participant-join", "agent0", 10 * S),
-                               ("participant-leave", "agent1", 20 * S),
-                               ("participant-join", "customer", 30 * S)])], steps=[])
-@example(specs=[_common(markers=[], moves=[])], steps=[])  # fmt: skip
+@example(
+    specs=[
+        _common(
+            moves=[
+                ("participant-join", "agent0", 10 * S),
+                ("participant-leave", "agent1", 20 * S),
+                ("participant-join", "customer", 30 * S),
+            ]
+        )
+    ],
+    steps=[],
+)
+@example(specs=[_common(markers=[], moves=[])], steps=[])
 def test_common_shape_facts_equal_the_python_replay(db, specs, steps):
     _check_against_the_replay(specs, steps)
 
