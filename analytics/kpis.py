@@ -90,13 +90,20 @@ def from_bucket_list(blob) -> array:
 
 
 def sum_packed(blob) -> array:
-    """The bucket-by-bucket sum of packed histograms stored one after the other (one slice
-    per bucket, summed in C)."""
-    counts = from_bytes(blob)
-    size = len(EDGES)
-    if len(counts) == size:
-        return counts
-    return array("I", (sum(counts[i::size]) for i in range(size)))
+    """The bucket-by-bucket sum of packed histograms stored one after the other.
+
+    Each histogram is read as one little-endian integer and the integers are added: an
+    addition sums every 32-bit bucket at once, with no carry from one bucket into the next
+    while a bucket's total stays below 2**32 entries. So the time depends on the number of
+    histograms only, not on their counts (summing bucket slices made a Python int of every
+    count, and counts past 256 cost an allocation each: a busy center's reports ran slower
+    than a quiet one's over the same number of rows)."""
+    size = 4 * len(EDGES)
+    if len(blob) <= size:
+        return from_bytes(blob)
+    view = memoryview(blob)
+    total = sum(int.from_bytes(view[i : i + size], "little") for i in range(0, len(view), size))
+    return from_bytes(total.to_bytes(size, "little"))
 
 
 def sum_histograms(blobs) -> array:

@@ -3,6 +3,8 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics import kpis, selectors
 from analytics.models import EntryOutcome, QueueDay, QueueEntryFact
@@ -266,3 +268,12 @@ def test_packed_histograms_stored_one_after_the_other_sum_bucket_by_bucket():
     assert kpis.sum_packed(joined) == kpis.histogram([1, 2, 2, 2, 600])
     assert kpis.sum_packed(kpis.to_bytes(days[0])) == days[0]
     assert kpis.sum_packed(b"") == kpis.empty_histogram()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 2**24), min_size=len(kpis.EDGES),
+                         max_size=len(kpis.EDGES)), min_size=1, max_size=400))  # fmt: skip
+def test_packed_sums_are_bucket_sums_whatever_the_counts(histograms):
+    """Large counts too (a busy queue's day): no bucket's total runs into the next one."""
+    joined = b"".join(kpis.to_bytes(h) for h in histograms)
+    assert list(kpis.sum_packed(joined)) == [sum(column) for column in zip(*histograms, strict=True)]
