@@ -96,6 +96,12 @@ def _common(**spec):
             "wrap_up": None, **spec}  # fmt: skip
 
 
+def _interleaving(*moves):
+    """An example of one common-shape call with these conference moves (what, who, second)."""
+    moves = [(f"participant-{what}", who, second * S) for what, who, second in moves]
+    return example(specs=[_common(moves=moves)], steps=[])
+
+
 calls = _calls(st.lists(marker, max_size=5), moves)
 common_calls = _calls(common_markers, common_moves)
 status_changes = st.lists(
@@ -170,63 +176,17 @@ def test_sql_facts_equal_the_python_replay(db, specs, steps):
 @given(specs=common_calls, steps=status_changes)
 # The interleavings that matter, each once for sure: the agent gone before the customer came,
 # a customer's leave stamped before their join, a leg that never joined, a stranger's leg,
-# another agent's leg leaving (two agent legs: the general steps).
-@example(
-    specs=[
-        _common(
-            moves=[
-                ("participant-join", "agent0", 10 * S),
-                ("participant-leave", "agent0", 20 * S),
-                ("participant-join", "customer", 30 * S),
-                ("participant-leave", "customer", 90 * S),
-            ]
-        )
-    ],
-    steps=[],
+# another agent's leg leaving (two agent legs: the general steps), no callback at all.
+@_interleaving(
+    ("join", "agent0", 10),
+    ("leave", "agent0", 20),
+    ("join", "customer", 30),
+    ("leave", "customer", 90),
 )
-@example(
-    specs=[
-        _common(
-            moves=[
-                ("participant-leave", "customer", 5 * S),
-                ("participant-join", "customer", 30 * S),
-                ("participant-join", "agent1", 40 * S),
-            ]
-        )
-    ],
-    steps=[],
-)
-@example(
-    specs=[
-        _common(
-            moves=[("participant-join", "agent0", 40 * S), ("participant-leave", "agent0", 60 * S)]
-        )
-    ],
-    steps=[],
-)
-@example(
-    specs=[
-        _common(
-            moves=[
-                ("participant-join", "customer", 30 * S),
-                ("participant-join", "stranger", 40 * S),
-            ]
-        )
-    ],
-    steps=[],
-)
-@example(
-    specs=[
-        _common(
-            moves=[
-                ("participant-join", "agent0", 10 * S),
-                ("participant-leave", "agent1", 20 * S),
-                ("participant-join", "customer", 30 * S),
-            ]
-        )
-    ],
-    steps=[],
-)
+@_interleaving(("leave", "customer", 5), ("join", "customer", 30), ("join", "agent1", 40))
+@_interleaving(("join", "agent0", 40), ("leave", "agent0", 60))
+@_interleaving(("join", "customer", 30), ("join", "stranger", 40))
+@_interleaving(("join", "agent0", 10), ("leave", "agent1", 20), ("join", "customer", 30))
 @example(specs=[_common(markers=[], moves=[])], steps=[])
 def test_common_shape_facts_equal_the_python_replay(db, specs, steps):
     _check_against_the_replay(specs, steps)
