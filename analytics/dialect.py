@@ -10,11 +10,11 @@ are registered on the connection (`prepare`).
 import json
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import connection
 
 from analytics import kpis
+from callcenter.business_hours import zone
 
 EPOCH = datetime(1970, 1, 1)
 # A leg or a hold still open: later than any instant (9999-12-31).
@@ -233,7 +233,7 @@ def _sqlite_instant(micros: int | None) -> str | None:
 def _sqlite_local_date(micros: int | None, time_zone: str | None) -> str | None:
     if micros is None or not time_zone:
         return None
-    return str(from_us(micros).astimezone(ZoneInfo(time_zone)).date())
+    return str(from_us(micros).astimezone(zone(time_zone)).date())
 
 
 def _sqlite_bucket(seconds: int | None) -> int | None:

@@ -5,11 +5,20 @@ range may end at "24:00"; ranges crossing midnight are written as two ranges.
 """
 
 from datetime import datetime, time
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.core.exceptions import ValidationError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    """The time zone `name`, one instance per name for the process. ZoneInfo keeps only its
+    8 latest zones alive, so a center with more reloaded their files over and over (a
+    90-day report of 200 queues in 9 zones read 2,000 zone files)."""
+    return ZoneInfo(name)
 
 
 def validate_time_zone(value: str) -> None:

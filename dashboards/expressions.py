@@ -3,9 +3,10 @@ SQLite for the embedded run): a queue's local midnight, seconds between two inst
 JSON array aggregate (several values from one correlated subquery)."""
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from django.db.models import Aggregate, DateTimeField, FloatField, Func, JSONField
+
+from callcenter.business_hours import zone
 
 SQLITE_LOCAL_MIDNIGHT = "switchboard_local_midnight"
 
@@ -46,7 +47,7 @@ def _sqlite_local_midnight(at: str | None, tz: str | None) -> str | None:
         return None
     instant = datetime.fromisoformat(at)
     instant = instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant
-    local = instant.astimezone(ZoneInfo(tz))
+    local = instant.astimezone(zone(tz))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
     return midnight.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 

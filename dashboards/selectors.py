@@ -15,7 +15,6 @@ on recent time, never by scanning the history:
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
-from zoneinfo import ZoneInfo
 
 from django.db.models import (
     Count,
@@ -34,6 +33,7 @@ from django.db.models.functions import Coalesce, JSONObject, Least
 from django.db.models.lookups import Exact, GreaterThanOrEqual, IsNull, LessThanOrEqual
 from django.utils import timezone
 
+from callcenter.business_hours import zone
 from callcenter.choices import CallOutcome, WorkStatus
 from callcenter.models import Agent, Call, CallbackRequest, QueueMembership, Voicemail
 from callcenter.querysets import AGENT_BUCKETS
@@ -74,7 +74,7 @@ def dashboard_snapshot(user, now: datetime | None = None) -> dict:
 
 def local_midnight(now: datetime, time_zone: str) -> datetime:
     """Start of `now`'s day in `time_zone`, as LocalMidnight computes it in SQL."""
-    local = now.astimezone(ZoneInfo(time_zone))
+    local = now.astimezone(zone(time_zone))
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(now.tzinfo)
 
 

@@ -6,7 +6,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
-from callcenter.business_hours import is_open, validate_business_hours, validate_time_zone
+from callcenter.business_hours import is_open, validate_business_hours, validate_time_zone, zone
 from callcenter.choices import EscalationAction, MaxWaitAction, RoutingStrategy
 from callcenter.querysets import QueueQuerySet
 
@@ -93,7 +93,7 @@ class Queue(models.Model):
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.time_zone)
+        return zone(self.time_zone)
 
     def is_open(self, at: datetime) -> bool:
         """Whether `at` (aware) falls in the business hours, read in the queue's time zone."""
