@@ -12,8 +12,8 @@ on random calls, and both equal to the replay of the rules.
 markers and conference moves add up to (SHAPE_COLUMNS), and `one_pass` (1 when it has the
 common shape). The calls in scope are stored with their shapes (derivation.DERIVED_CALLS), then
 `answered_ctes` read them: `general_calls`, those the general steps derive, and
-`one_pass_answered`, the others' entries with their answer, in the columns of derivation.py's
-`answered_entries`.
+`one_pass_answered`, the common-shape calls' entries with their answer, in the columns of
+derivation.py's `answered_entries`.
 """
 
 from analytics import dialect as d

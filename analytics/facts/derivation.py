@@ -51,6 +51,8 @@ def calls_select(scope: str) -> str:
     DERIVED_CALLS for facts_select. Stored, the rest of the derivation is planned on their
     real number and not on a guess at a CTE's (a guess that nested or merged a million)."""
     shape = ", ".join(f"s.{column}" for column in common_shape.SHAPE_COLUMNS)
+    # NOT MATERIALIZED: each reference reads the calls table itself, so the join with the
+    # callbacks may hash it (a materialized CTE offers only a scan of its rows).
     return f"""
 WITH calls AS NOT MATERIALIZED (
   SELECT c.id, c.call_sid, c.queue_id, c.agent_id, c.hold_seconds, c.outcome,
