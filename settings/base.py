@@ -97,7 +97,9 @@ def database_config(url: str, *, pool: bool) -> dict:
         # 90-day report's aggregate (200 queues' daily histograms, 16 MB); the call center's
         # own queries never come near it. Analytics' rollups raise it further themselves.
         work_mem = env.str("DATABASE_WORK_MEM", default="32MB")
-        config.setdefault("OPTIONS", {})["options"] = f"-c work_mem={work_mem}"
+        options = config.setdefault("OPTIONS", {})
+        # First, so that options given in DATABASE_URL (read after it) still win.
+        options["options"] = f"-c work_mem={work_mem} {options.get('options', '')}".strip()
     if config["ENGINE"] == "django.db.backends.postgresql" and pool:
         config["CONN_MAX_AGE"] = 0
         config.setdefault("OPTIONS", {})["pool"] = {

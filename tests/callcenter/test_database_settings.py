@@ -1,0 +1,26 @@
+"""PostgreSQL connections are configured with analytics' working memory (DATABASE_WORK_MEM),
+options given in DATABASE_URL kept and winning; the embedded SQLite database gets none."""
+
+import pytest
+from django.db import connection
+
+from settings.base import database_config
+
+
+def test_postgresql_connections_get_the_work_mem_and_keep_url_options():
+    url = "postgres://u@db:5432/switchboard?options=-c%20statement_timeout%3D5000"
+    options = database_config(url, pool=False)["OPTIONS"]["options"]
+    assert options == "-c work_mem=32MB -c statement_timeout=5000"
+    assert "-c work_mem" in database_config("postgres://u@db/x", pool=True)["OPTIONS"]["options"]
+
+
+def test_sqlite_gets_no_postgresql_options():
+    assert "options" not in database_config("", pool=True)["OPTIONS"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_test_database_runs_with_it():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone()[0] == "32MB"
