@@ -70,7 +70,13 @@ def test_hundred_calls_match_the_ground_truth(center, settings, chaos):
             rest_port=0,
             seed=7,
             speed=SPEED,
-            callers=CallerBehaviour(patience_mean_seconds=200, callback_probability=0.2),
+            # Most callers sent to voicemail leave a message (the default hangs up 60% of
+            # them): of the few a run sends there, none left one in one of three CI runs.
+            callers=CallerBehaviour(
+                patience_mean_seconds=200,
+                callback_probability=0.2,
+                voicemail_hangup_probability=0.2,
+            ),
             chaos=chaos,
             agents=AgentBehaviour(
                 miss_probability=0.12, reject_probability=0.05, talk_median_seconds=60
