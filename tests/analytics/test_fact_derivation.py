@@ -147,15 +147,20 @@ def _write(spec, queues, agents, steps):
     return call
 
 
+def _replay_settings(examples: int):
+    """Hypothesis settings of a replay test (each example writes rows in the test database)."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
 _LATE_TRANSFER = {"kind": "transfer", "queue": 0, "at": 1 * S, "result": "redirected",
                   "waited": None}  # fmt: skip
 
 
-@settings(
-    max_examples=100,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@_replay_settings(100)
 @given(specs=calls, steps=status_changes)
 # Found by hypothesis: a transfer stamped after its call's end, the wrap-up 120 s after it.
 @example(
@@ -168,11 +173,7 @@ def test_sql_facts_equal_the_python_replay(db, specs, steps):
     _check_against_the_replay(specs, steps)
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@_replay_settings(60)
 @given(specs=common_calls, steps=status_changes)
 # The interleavings that matter, each once for sure: the agent gone before the customer came,
 # a customer's leave stamped before their join, a leg that never joined, a stranger's leg,
