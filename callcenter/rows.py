@@ -141,3 +141,26 @@ class Rows:
         values = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
         with connection.cursor() as cursor:
             execute(cursor, sql, [*values, instance.pk])
+
+
+@functools.lru_cache(maxsize=64)
+def _converters_of(model: type[Model], attnames: tuple[str, ...]) -> tuple:
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    found = []
+    for index, name in enumerate(attnames):
+        column = fields[name].get_col(model._meta.db_table)
+        functions = connection.ops.get_db_converters(column)
+        functions += column.get_db_converters(connection)
+        if functions:
+            found.append((index, tuple(functions), column))
+    return tuple(found)
+
+
+def from_db(model: type[Model], attnames: tuple[str, ...], row) -> Model:
+    """`model.from_db` of a raw row of those columns, converted as the ORM converts what it
+    reads (on SQLite, datetimes come back as text)."""
+    values = list(row)
+    for index, functions, column in _converters_of(model, attnames):
+        for convert in functions:
+            values[index] = convert(values[index], column, connection)
+    return model.from_db(connection.alias, list(attnames), values)

@@ -36,6 +36,7 @@ from callcenter.choices import (
 from callcenter.rows import execute
 from callcenter.services.offers import OFFER_WRITES, OFFERED_COLUMNS, OFFERED_JOINS
 
+from .dialect import POSTGRESQL
 from .known_agent import preference_sql, sql_list, waits_sql
 from .models import MISSED_STATUSES, OPEN_STATUSES, Reservation, ReservationStatus, WorkKind
 from .strategies import ORDER_BY
@@ -56,12 +57,12 @@ ROUTABLE = (
 # The agent `ag` may be offered the candidate `cand` now (membership aside).
 ELIGIBLE = f"""{ROUTABLE}
     AND (ag.not_before IS NULL OR ag.not_before <= {NOW})
-    AND (cand.kind <> '{WorkKind.VOICEMAIL}' OR ag.last_seen_at >= {NOW} - %(presence_timeout)s)
+    AND (cand.kind <> '{WorkKind.VOICEMAIL}' OR ag.last_seen_at >= %(presence_since)s)
     AND NOT EXISTS (
         SELECT 1 FROM routing_reservation x
         WHERE x.call_id = cand.call_id AND x.agent_id = ag.id
           AND x.status IN ({sql_list(MISSED_STATUSES)})
-          AND (cand.kind = '{WorkKind.CALL}' OR x.ended_at >= {NOW} - %(work_miss_memory)s))"""  # noqa: S608
+          AND (cand.kind = '{WorkKind.CALL}' OR x.ended_at >= %(work_miss_since)s))"""  # noqa: S608
 AGENT = "ag.id, ag.status, ag.activity, ag.softphone_identity"
 
 # The known agent, when the preference holds: eligible, and a member of the queue.
@@ -92,25 +93,49 @@ BY_STRATEGY = " UNION ALL ".join(
 )
 
 
-def _waiting_work(kind: str, rank: int, table: str, due: str = "") -> str:
+def waiting_call(lock: str) -> str:
+    """Waiting callers in service order (call_waiting_global_order_idx), the best first."""
+    return f"""
+    SELECT CAST('{WorkKind.CALL}' AS varchar) AS kind, 0 AS kind_rank, c.id AS item_id,
+           c.id AS call_id, c.queue_id, c.priority, c.enqueued_at,
+           c.preferred_agent_until IS NULL AS unresolved
+    FROM callcenter_call c
+    WHERE c.stage = '{CallStage.WAITING}'
+    ORDER BY c.priority DESC, c.enqueued_at, c.id
+    LIMIT %(candidates)s{lock}"""  # noqa: S608 - model tables, choices
+
+
+def waiting_work(kind: str, rank: int, table: str, lock: str, due: str = "") -> str:
     """A kind of waiting work in the callers' order; a call that left both a voicemail and a
     callback has one offered at a time."""
     return f"""
-    SELECT '{kind}'::varchar AS kind, {rank} AS kind_rank, w.id AS item_id, w.call_id,
+    SELECT CAST('{kind}' AS varchar) AS kind, {rank} AS kind_rank, w.id AS item_id, w.call_id,
            w.queue_id, w.priority, w.enqueued_at, false AS unresolved
     FROM {table} w
     WHERE w.status = '{WorkStatus.WAITING}' {due}
       AND NOT EXISTS (SELECT 1 FROM routing_reservation o
                       WHERE o.call_id = w.call_id AND o.status IN ({sql_list(OPEN_STATUSES)}))
     ORDER BY w.priority DESC, w.enqueued_at, w.id
-    LIMIT %(candidates)s FOR UPDATE SKIP LOCKED"""  # noqa: S608 - model tables, choices
+    LIMIT %(candidates)s{lock}"""  # noqa: S608 - model tables, choices
 
 
-WAITING_VOICEMAIL = _waiting_work(WorkKind.VOICEMAIL, 1, "callcenter_voicemail")
-WAITING_CALLBACK = _waiting_work(
-    WorkKind.CALLBACK, 2, "callcenter_callbackrequest",
-    f"AND (w.retry_at IS NULL OR w.retry_at <= {NOW})",
-)  # fmt: skip
+def waiting(lock: str) -> str:
+    """The candidates' CTEs: callers, voicemails and callbacks merged in service order."""
+    voicemail = waiting_work(WorkKind.VOICEMAIL, 1, "callcenter_voicemail", lock)
+    callback = waiting_work(
+        WorkKind.CALLBACK, 2, "callcenter_callbackrequest", lock,
+        f"AND (w.retry_at IS NULL OR w.retry_at <= {NOW})",
+    )  # fmt: skip
+    return f"""waiting_call AS ({waiting_call(lock)}
+), waiting_voicemail AS ({voicemail}
+), waiting_callback AS ({callback}
+), candidate AS MATERIALIZED (
+    SELECT row_number() OVER (ORDER BY priority DESC, enqueued_at, kind_rank, item_id) AS place,
+           merged.*
+    FROM (SELECT * FROM waiting_call UNION ALL SELECT * FROM waiting_voicemail
+          UNION ALL SELECT * FROM waiting_callback) merged
+    ORDER BY place
+)"""
 # What each candidate's agent depends on: its call, its queue, whether the queue widens tiers
 # by escalation and up to which level.
 ROUTE = f"""
@@ -149,22 +174,7 @@ WAITS = waits_sql("known.agent_id", "cand.queue_id", "cand.call_id")
 CLAIM = f"""
 WITH clock AS MATERIALIZED (
     SELECT clock_timestamp() AS now
-), waiting_call AS (
-    SELECT '{WorkKind.CALL}'::varchar AS kind, 0 AS kind_rank, c.id AS item_id, c.id AS call_id,
-           c.queue_id, c.priority, c.enqueued_at, c.preferred_agent_until IS NULL AS unresolved
-    FROM callcenter_call c
-    WHERE c.stage = '{CallStage.WAITING}'
-    ORDER BY c.priority DESC, c.enqueued_at, c.id
-    LIMIT %(candidates)s FOR UPDATE SKIP LOCKED
-), waiting_voicemail AS ({WAITING_VOICEMAIL}
-), waiting_callback AS ({WAITING_CALLBACK}
-), candidate AS MATERIALIZED (
-    SELECT row_number() OVER (ORDER BY priority DESC, enqueued_at, kind_rank, item_id) AS place,
-           merged.*
-    FROM (SELECT * FROM waiting_call UNION ALL SELECT * FROM waiting_voicemail
-          UNION ALL SELECT * FROM waiting_callback) merged
-    ORDER BY place
-), pick AS (
+), {waiting(POSTGRESQL.lock)}, pick AS (
     SELECT cand.place, cand.kind, cand.item_id, cand.call_id, cand.queue_id,
            route.call_sid, route.from_number, route.queue_name, route.ring_timeout_seconds,
            known.agent_id AS preferred_agent_id, known.until AS preferred_agent_until,
@@ -219,19 +229,23 @@ def _interval(delta: timedelta) -> str:
     return f"interval '{delta.total_seconds()} seconds'"
 
 
+def settings_written_in(presence_seconds: int, window_hours: int, wait_seconds: int) -> dict:
+    """The claim's settings as the fragments' %(…)s, thresholds as PostgreSQL expressions."""
+    window, wait = timedelta(hours=window_hours), timedelta(seconds=wait_seconds)
+    return {
+        "candidates": str(CANDIDATES),
+        "presence_since": f"{NOW} - {_interval(timedelta(seconds=presence_seconds))}",
+        "work_miss_since": f"{NOW} - {_interval(WORK_MISS_MEMORY)}",
+        "known_since": f"{NOW} - {_interval(window)}",
+        "known_wait": str(wait_seconds),
+        "known_enabled": "true" if window and wait else "false",
+    }
+
+
 @lru_cache(maxsize=8)
 def _statement(presence_seconds: int, window_hours: int, wait_seconds: int) -> str:
     """The claim with these settings written in as constants."""
-    window, wait = timedelta(hours=window_hours), timedelta(seconds=wait_seconds)
-    sql = CLAIM % {
-        "candidates": str(CANDIDATES),
-        "presence_timeout": _interval(timedelta(seconds=presence_seconds)),
-        "work_miss_memory": _interval(WORK_MISS_MEMORY),
-        "known_window": _interval(window),
-        "known_wait": _interval(wait),
-        "known_enabled": "true" if window and wait else "false",
-    }
-    return sql
+    return CLAIM % settings_written_in(presence_seconds, window_hours, wait_seconds)
 
 
 def claim_sql() -> str:

@@ -10,11 +10,13 @@ once when they are logged off or away, or already missed this call, and to anyon
 
 The rules are SQL fragments of the claim statement (routing.claim), which applies them; `now`
 is the statement's expression for the current time, and the claim fills in the settings
-(%(known_window)s, %(known_wait)s, %(known_enabled)s: off when either is zero).
+(%(known_since)s: now less the window, %(known_wait)s in seconds, %(known_enabled)s: off when
+either is zero).
 """
 
 from callcenter.choices import AgentStatus, CallDirection
 
+from .dialect import POSTGRESQL, Dialect
 from .models import MISSED_STATUSES
 
 OUTBOUND = (CallDirection.OUTBOUND_API, CallDirection.OUTBOUND_DIAL)
@@ -27,7 +29,7 @@ def sql_list(values) -> str:
     return ", ".join(f"'{value}'" for value in values)
 
 
-def preference_sql(call: str, queue_id: str, now: str) -> str:
+def preference_sql(call: str, queue_id: str, now: str, dialect: Dialect = POSTGRESQL) -> str:
     """One row (agent_id, until): whom the call aliased `call` prefers in queue `queue_id` and
     until when, resolved now. The agent of the latest call answered with the customer's number
     (call_known_agent_inbound_idx for their calls, call_known_agent_outbound_idx for ours)
@@ -36,29 +38,31 @@ def preference_sql(call: str, queue_id: str, now: str) -> str:
         f"(CASE WHEN {call}.direction = '{CallDirection.INBOUND}'"
         f" THEN {call}.from_number ELSE {call}.to_number END)"
     )
-    since = f"{now} - %(known_window)s"
+    since = "%(known_since)s"
+    start = f"{dialect.greatest}(coalesce({call}.enqueued_at, {now}), {call}.created_at)"
     return f"""
         SELECT known.agent_id,
                CASE WHEN known.agent_id IS NULL THEN {now}
-                    ELSE greatest(coalesce({call}.enqueued_at, {now}), {call}.created_at)
-                         + %(known_wait)s END AS until
+                    ELSE {dialect.later(start, "%(known_wait)s")} END AS until
         FROM (SELECT (
             SELECT latest.agent_id FROM (
-                (SELECT k.answered_at, k.agent_id FROM callcenter_call k
-                 WHERE {_ANSWERED} AND k.direction = '{CallDirection.INBOUND}'
-                   AND k.from_number = {number} AND k.answered_at >= {since}
-                 ORDER BY k.answered_at DESC LIMIT 1)
+                SELECT * FROM (
+                    SELECT k.answered_at, k.agent_id FROM callcenter_call k
+                    WHERE {_ANSWERED} AND k.direction = '{CallDirection.INBOUND}'
+                      AND k.from_number = {number} AND k.answered_at >= {since}
+                    ORDER BY k.answered_at DESC LIMIT 1) inbound
                 UNION ALL
-                (SELECT k.answered_at, k.agent_id FROM callcenter_call k
-                 WHERE {_ANSWERED} AND k.direction IN ({sql_list(OUTBOUND)})
-                   AND k.to_number = {number} AND k.answered_at >= {since}
-                 ORDER BY k.answered_at DESC LIMIT 1)
+                SELECT * FROM (
+                    SELECT k.answered_at, k.agent_id FROM callcenter_call k
+                    WHERE {_ANSWERED} AND k.direction IN ({sql_list(OUTBOUND)})
+                      AND k.to_number = {number} AND k.answered_at >= {since}
+                    ORDER BY k.answered_at DESC LIMIT 1) outbound
                 ORDER BY 1 DESC, 2 DESC LIMIT 1
             ) latest
-            WHERE %(known_enabled)s AND left({number}, 1) = '+'
+            WHERE %(known_enabled)s AND substr({number}, 1, 1) = '+'
               AND EXISTS (SELECT 1 FROM callcenter_queuemembership m
                           WHERE m.queue_id = {queue_id} AND m.agent_id = latest.agent_id)
-        ) AS agent_id OFFSET 0) known"""  # noqa: S608 - choices and aliases; OFFSET 0: one lookup
+        ) AS agent_id{dialect.once}) known"""  # noqa: S608 - choices and aliases; once: one lookup
 
 
 def waits_sql(agent_id: str, queue_id: str, call_id: str) -> str:

@@ -7,10 +7,12 @@ asked after commit."""
 from django.db import connection, transaction
 
 from callcenter.models import Call, Queue
+from callcenter.rows import from_db
 from callcenter.services.offers import offer_made
 
 from . import notifications
 from .claim import RESERVATION_COLUMNS, execute_claim
+from .claim_embedded import execute_claim as execute_claim_embedded
 from .models import Reservation
 
 # The claim's row: the reservation, its queue's name and caller's number, then the offer's.
@@ -25,12 +27,13 @@ def routing_claim_next() -> Reservation | None:
     pair can be made now, or another router's claim won the race for it."""
     # No savepoint: a lost race writes nothing rather than raising (ON CONFLICT DO NOTHING).
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        row = execute_claim(cursor)
+        claim = execute_claim if connection.vendor == "postgresql" else execute_claim_embedded
+        row = claim(cursor)
         if row is None:
             return None
         if race_pause:
             race_pause()
-        reservation = Reservation.from_db("default", RESERVATION_COLUMNS, row[:_QUEUE_NAME])
+        reservation = from_db(Reservation, RESERVATION_COLUMNS, row[:_QUEUE_NAME])
         queue_name, from_number = row[_QUEUE_NAME:_OFFERED]
         reservation.agent, offered = offer_made(list(row[_OFFERED:]))
         reservation.queue = Queue.from_db(

@@ -19,6 +19,7 @@ from django.db import transaction
 from callcenter import notifications
 from callcenter.choices import AgentActivity, CallStage, StatusEventSource, WorkStatus
 from callcenter.models import Agent, Call, CallbackRequest, Voicemail
+from callcenter.rows import from_db
 from telephony.models import OperationKind, OperationStatus
 
 OFFER_REASON = "offered a call"
@@ -46,49 +47,76 @@ def _returning(alias: str, columns: tuple[str, ...]) -> str:
     return ", ".join(f"{alias}.{column}" for column in columns)
 
 
+# One step per write: (name, statement over the one-row relation `offer`, the alias of the
+# table it writes, the columns it returns). PostgreSQL runs them as data-modifying CTEs of the
+# claim (OFFER_WRITES); SQLite, which has none, one after the other (offer_statements).
 # A routable agent is idle or on a call: an offer always changes the activity, so it always
 # has its audit row.
-OFFER_WRITES = f"""
-offered_agent AS (
-    UPDATE callcenter_agent a
+_STEPS = (
+    ("offered_agent", f"""
+    UPDATE callcenter_agent AS a
     SET active_calls = a.active_calls + 1, activity = '{AgentActivity.OFFERED}',
         activity_changed_at = o.offered_at, last_offered_at = o.offered_at, wrap_up_until = NULL
-    FROM offer o WHERE a.id = o.agent_id
-    RETURNING {_returning("a", AGENT_COLUMNS)}
-), offered_agent_event AS (
+    FROM offer o WHERE a.id = o.agent_id""", "a", AGENT_COLUMNS),
+    ("offered_agent_event", f"""
     INSERT INTO callcenter_agentstatusevent (agent_id, from_status, from_activity, to_status,
         to_activity, reason, source, acting_user_id, occurred_at)
     SELECT o.agent_id, o.from_status, o.from_activity, o.from_status, '{AgentActivity.OFFERED}',
         '{OFFER_REASON}', '{StatusEventSource.SYSTEM}', NULL, o.offered_at
-    FROM offer o
-), offered_call AS (
-    UPDATE callcenter_call c
+    FROM offer o""", "", ()),
+    ("offered_call", f"""
+    UPDATE callcenter_call AS c
     SET stage = '{CallStage.OFFERED}', preferred_agent_id = o.preferred_agent_id,
         preferred_agent_until = o.preferred_agent_until
-    FROM offer o WHERE c.id = o.call_id AND o.kind = 'call'
-    RETURNING {_returning("c", CALL_COLUMNS)}
-), offered_voicemail AS (
-    UPDATE callcenter_voicemail w SET status = '{WorkStatus.OFFERED}', agent_id = o.agent_id
-    FROM offer o WHERE w.id = o.item_id AND o.kind = 'voicemail'
-    RETURNING {_returning("w", VOICEMAIL_COLUMNS)}
-), offered_callback AS (
-    UPDATE callcenter_callbackrequest w SET status = '{WorkStatus.OFFERED}', agent_id = o.agent_id
-    FROM offer o WHERE w.id = o.item_id AND o.kind = 'callback'
-    RETURNING {_returning("w", CALLBACK_COLUMNS)}
-), offered_ring AS (
-    -- A callback rings the agent first, on a leg that holds for the customer (role callback).
+    FROM offer o WHERE c.id = o.call_id AND o.kind = 'call'""", "c", CALL_COLUMNS),
+    ("offered_voicemail", f"""
+    UPDATE callcenter_voicemail AS w SET status = '{WorkStatus.OFFERED}', agent_id = o.agent_id
+    FROM offer o WHERE w.id = o.item_id AND o.kind = 'voicemail'""", "w", VOICEMAIL_COLUMNS),
+    ("offered_callback", f"""
+    UPDATE callcenter_callbackrequest AS w SET status = '{WorkStatus.OFFERED}', agent_id = o.agent_id
+    FROM offer o WHERE w.id = o.item_id AND o.kind = 'callback'""", "w", CALLBACK_COLUMNS),
+    # A callback rings the agent first, on a leg that holds for the customer (role callback).
+    ("offered_ring", f"""
     INSERT INTO telephony_operation (key, kind, call_sid, params, status, attempts, result_sid,
         error, created_at, updated_at)
     SELECT '{OperationKind.DIAL_AGENT}:' || o.call_sid || ':reservation:' || o.reservation_id,
         '{OperationKind.DIAL_AGENT}', o.call_sid,
-        jsonb_build_object('customer_call_sid', o.call_sid, 'identity', o.softphone_identity,
+        %(json_object)s('customer_call_sid', o.call_sid, 'identity', o.softphone_identity,
             'ring_timeout', o.ring_timeout,
             'role', CASE o.kind WHEN 'callback' THEN 'callback' ELSE 'agent' END),
         '{OperationStatus.PENDING}', 0, '', '', o.offered_at, o.offered_at
     FROM offer o WHERE o.kind IN ('call', 'callback')
-    ON CONFLICT (key) DO NOTHING
-    RETURNING id
-)"""  # noqa: S608 - model tables, columns and choices
+    ON CONFLICT (key) DO NOTHING""", "telephony_operation", ("id",)),
+)  # fmt: skip  # noqa: S608 - model tables, columns and choices
+OFFER_WRITES = ",".join(
+    f"\n{name} AS ({body % {'json_object': 'jsonb_build_object'}}"
+    + (f"\n    RETURNING {_returning(alias, columns)}" if columns else "")
+    + ")"
+    for name, body, alias, columns in _STEPS
+)
+# The relation `offer` has these columns, in this order (offer_statements' parameters).
+OFFER_COLUMNS = (
+    "reservation_id", "kind", "item_id", "call_id", "agent_id", "offered_at", "ring_timeout",
+    "from_status", "from_activity", "call_sid", "softphone_identity", "preferred_agent_id",
+    "preferred_agent_until",
+)  # fmt: skip
+
+
+def offer_statements() -> list[tuple[str, int]]:
+    """The steps as SQLite statements, each over `offer` given as parameters (OFFER_COLUMNS),
+    with how many columns it returns (unqualified: SQLite's RETURNING names the written table
+    only). Their rows in order, or NULLs where none was written, are what OFFERED_COLUMNS
+    reads."""
+    offer = ", ".join(f"%s AS {column}" for column in OFFER_COLUMNS)
+    return [
+        (
+            f"WITH offer AS (SELECT {offer}) {body % {'json_object': 'json_object'}}"
+            + (f" RETURNING {', '.join(columns)}" if columns else ""),
+            len(columns),
+        )
+        for _name, body, _alias, columns in _STEPS
+    ]
+
 
 _OFFERED = (
     ("oc", Call, CALL_COLUMNS),
@@ -113,12 +141,12 @@ def offer_made(values: list) -> tuple[Agent, Call | Voicemail | CallbackRequest]
     """After the claim statement (`values`: its OFFERED_COLUMNS): dashboards hear of the agent
     and the caller, and the ring is requested, after commit. The agent and what was offered
     (the caller, or the voicemail / callback request), with the fields written here."""
-    agent = Agent.from_db("default", AGENT_COLUMNS, values[: len(AGENT_COLUMNS)])
+    agent = from_db(Agent, AGENT_COLUMNS, values[: len(AGENT_COLUMNS)])
     values, offered = values[len(AGENT_COLUMNS) :], None
     for _alias, model, columns in _OFFERED:
         row, values = values[: len(columns)], values[len(columns) :]
         if row[0] is not None:
-            offered = model.from_db("default", columns, row)
+            offered = from_db(model, columns, row)
     (ring_id,) = values
     notifications.agent_changed(agent)
     if isinstance(offered, Call):

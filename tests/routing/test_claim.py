@@ -115,6 +115,7 @@ def test_an_offer_reserves_the_agent_and_rings_after_commit(django_capture_on_co
     assert [cb.__qualname__ for cb in callbacks].count("offer_made.<locals>.<lambda>") == 1
 
 
+@pytest.mark.postgres
 def test_a_claim_is_one_statement_and_the_offer_event(django_capture_on_commit_callbacks):
     queue = QueueFactory()
     available(queue), available(queue)
