@@ -135,7 +135,9 @@ def waiting(lock: str) -> str:
     FROM (SELECT * FROM waiting_call UNION ALL SELECT * FROM waiting_voicemail
           UNION ALL SELECT * FROM waiting_callback) merged
     ORDER BY place
-)"""
+)"""  # noqa: S608 - the fragments above
+
+
 # What each candidate's agent depends on: its call, its queue, whether the queue widens tiers
 # by escalation and up to which level.
 ROUTE = f"""

@@ -4,7 +4,8 @@ Routing makes an offer in one statement (routing.claim): it picks the pair, then
 data-modifying CTEs write the core domain's side of it from the relation `offer` the claim
 defines (one row: reservation_id, kind, item_id, call_id, agent_id, offered_at, ring_timeout,
 from_status, from_activity, call_sid, softphone_identity, preferred_agent_id,
-preferred_agent_until):
+preferred_agent_until). On SQLite, the embedded run's database, the same statements run one
+after the other (routing.claim_embedded):
 
 - the agent: one more active call (the CHECK refuses more than capacity), activity offered,
   last offered now (round robin), with its AgentStatusEvent;
@@ -47,36 +48,33 @@ def _returning(alias: str, columns: tuple[str, ...]) -> str:
     return ", ".join(f"{alias}.{column}" for column in columns)
 
 
-# One step per write: (name, statement over the one-row relation `offer`, the alias of the
-# table it writes, the columns it returns). PostgreSQL runs them as data-modifying CTEs of the
-# claim (OFFER_WRITES); SQLite, which has none, one after the other (offer_statements).
 # A routable agent is idle or on a call: an offer always changes the activity, so it always
 # has its audit row.
-_STEPS = (
-    ("offered_agent", f"""
+_AGENT = f"""
     UPDATE callcenter_agent AS a
     SET active_calls = a.active_calls + 1, activity = '{AgentActivity.OFFERED}',
         activity_changed_at = o.offered_at, last_offered_at = o.offered_at, wrap_up_until = NULL
-    FROM offer o WHERE a.id = o.agent_id""", "a", AGENT_COLUMNS),
-    ("offered_agent_event", f"""
+    FROM offer o WHERE a.id = o.agent_id"""  # noqa: S608 - model table, choices
+_AGENT_EVENT = f"""
     INSERT INTO callcenter_agentstatusevent (agent_id, from_status, from_activity, to_status,
         to_activity, reason, source, acting_user_id, occurred_at)
     SELECT o.agent_id, o.from_status, o.from_activity, o.from_status, '{AgentActivity.OFFERED}',
         '{OFFER_REASON}', '{StatusEventSource.SYSTEM}', NULL, o.offered_at
-    FROM offer o""", "", ()),
-    ("offered_call", f"""
+    FROM offer o"""  # noqa: S608 - model table, choices
+_CALL = f"""
     UPDATE callcenter_call AS c
     SET stage = '{CallStage.OFFERED}', preferred_agent_id = o.preferred_agent_id,
         preferred_agent_until = o.preferred_agent_until
-    FROM offer o WHERE c.id = o.call_id AND o.kind = 'call'""", "c", CALL_COLUMNS),
-    ("offered_voicemail", f"""
+    FROM offer o WHERE c.id = o.call_id AND o.kind = 'call'"""  # noqa: S608 - model table, choices
+_VOICEMAIL = f"""
     UPDATE callcenter_voicemail AS w SET status = '{WorkStatus.OFFERED}', agent_id = o.agent_id
-    FROM offer o WHERE w.id = o.item_id AND o.kind = 'voicemail'""", "w", VOICEMAIL_COLUMNS),
-    ("offered_callback", f"""
-    UPDATE callcenter_callbackrequest AS w SET status = '{WorkStatus.OFFERED}', agent_id = o.agent_id
-    FROM offer o WHERE w.id = o.item_id AND o.kind = 'callback'""", "w", CALLBACK_COLUMNS),
-    # A callback rings the agent first, on a leg that holds for the customer (role callback).
-    ("offered_ring", f"""
+    FROM offer o WHERE w.id = o.item_id AND o.kind = 'voicemail'"""  # noqa: S608 - as above
+_CALLBACK = f"""
+    UPDATE callcenter_callbackrequest AS w
+    SET status = '{WorkStatus.OFFERED}', agent_id = o.agent_id
+    FROM offer o WHERE w.id = o.item_id AND o.kind = 'callback'"""  # noqa: S608 - as above
+# A callback rings the agent first, on a leg that holds for the customer (role callback).
+_RING = f"""
     INSERT INTO telephony_operation (key, kind, call_sid, params, status, attempts, result_sid,
         error, created_at, updated_at)
     SELECT '{OperationKind.DIAL_AGENT}:' || o.call_sid || ':reservation:' || o.reservation_id,
@@ -86,8 +84,18 @@ _STEPS = (
             'role', CASE o.kind WHEN 'callback' THEN 'callback' ELSE 'agent' END),
         '{OperationStatus.PENDING}', 0, '', '', o.offered_at, o.offered_at
     FROM offer o WHERE o.kind IN ('call', 'callback')
-    ON CONFLICT (key) DO NOTHING""", "telephony_operation", ("id",)),
-)  # fmt: skip  # noqa: S608 - model tables, columns and choices
+    ON CONFLICT (key) DO NOTHING"""  # noqa: S608 - model table, choices
+# One step per write: (name, statement over the one-row relation `offer`, the alias of the
+# table it writes, the columns it returns). PostgreSQL runs them as data-modifying CTEs of the
+# claim (OFFER_WRITES); SQLite, which has none, one after the other (offer_statements).
+_STEPS = (
+    ("offered_agent", _AGENT, "a", AGENT_COLUMNS),
+    ("offered_agent_event", _AGENT_EVENT, "", ()),
+    ("offered_call", _CALL, "c", CALL_COLUMNS),
+    ("offered_voicemail", _VOICEMAIL, "w", VOICEMAIL_COLUMNS),
+    ("offered_callback", _CALLBACK, "w", CALLBACK_COLUMNS),
+    ("offered_ring", _RING, "telephony_operation", ("id",)),
+)
 OFFER_WRITES = ",".join(
     f"\n{name} AS ({body % {'json_object': 'jsonb_build_object'}}"
     + (f"\n    RETURNING {_returning(alias, columns)}" if columns else "")

@@ -131,6 +131,25 @@ def test_a_claim_is_one_statement_and_the_offer_event(django_capture_on_commit_c
     assert [sql.split()[0] for sql in statements] == ["EXECUTE", "WITH"], statements
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the embedded run's claim")
+def test_an_embedded_claim_is_the_pick_the_reservation_and_the_offer_steps(
+    django_capture_on_commit_callbacks,
+):
+    queue = QueueFactory()
+    available(queue), available(queue)
+    waiting_call(queue), waiting_call(queue)
+    claimed_agent(django_capture_on_commit_callbacks)
+    with (
+        django_capture_on_commit_callbacks(execute=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert routing_claim_next() is not None
+    # The pick, the reservation, the offer's six steps, then the offer in the agent's event log
+    # (its cursor and its row: realtime.publish on SQLite).
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements == ["WITH", "INSERT", *["WITH"] * 6, "INSERT", "INSERT"], statements
+
+
 def test_a_race_the_constraints_catch_is_lost_and_writes_nothing(
     django_capture_on_commit_callbacks,
 ):
