@@ -97,5 +97,7 @@ def logging_config(*, level: str, fmt: str) -> dict:
             "celery": {"level": level},
             # One line per finished task (every few seconds for the sweep) is noise.
             "celery.app.trace": {"level": "WARNING"},
+            # The SDK logs every request's headers over a dozen lines; failures are ours to log.
+            "twilio.http_client": {"level": "WARNING"},
         },
     }
