@@ -107,3 +107,15 @@ def _open_work() -> list[dict]:
             }
         )
     return report
+
+
+def wait_until_quiet(simulator: SimulatorThread, seconds: float) -> None:
+    """wait_until_settled, until the simulator has nothing left to send either: callbacks
+    chaos holds back may still be on their way when the server has nothing open, and one that
+    arrives can open work again."""
+    deadline = time.monotonic() + seconds
+    while True:
+        wait_until_settled(max(1.0, deadline - time.monotonic()))
+        simulator.wait_idle(timeout=max(1.0, deadline - time.monotonic()))
+        if not still_open():
+            return

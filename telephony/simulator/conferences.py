@@ -155,8 +155,17 @@ class ConferenceRoom:
             )
         if participant.options.hold:
             self._hold_music(participant)
+        self._note_company()
         self._wake_all()
         return True
+
+    def _note_company(self) -> None:
+        """Who is in company now, noted at once: a participant who leaves at the instant
+        another joins was still in company with them (as the callbacks' order says), though
+        take_part, which runs later, would no longer see it."""
+        for participant in self.present():
+            if company := self.company_of(participant):
+                participant.call.note_connected([p.call for p in company])
 
     def _start(self) -> None:
         self.status = "in-progress"

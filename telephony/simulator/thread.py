@@ -80,6 +80,10 @@ class SimulatorThread:
         future = self.start_traffic(calls, calls_per_minute, duration)
         return future.result(timeout)
 
+    def wait_idle(self, timeout: float) -> None:
+        """Until every leg has ended and every callback has gone out, chaos' late ones too."""
+        self.submit(self.simulator.wait_idle()).result(timeout)
+
     def ground_truth(self, call_sids: list[str] | None = None) -> dict:
         async def snapshot() -> dict:
             return self.simulator.ground_truth(call_sids)
