@@ -84,14 +84,18 @@ SQLITE_PATH = env.str("SQLITE_PATH", default=str(BASE_DIR / "var" / "switchboard
 
 def database_config(url: str, *, pool: bool) -> dict:
     """The DATABASES['default'] entry for `url` (empty: the embedded SQLite file)."""
-    if not url:
+    config = environ.Env.db_url_config(url) if url else {"NAME": SQLITE_PATH}
+    if not url or config["ENGINE"] == "django.db.backends.sqlite3":
         return {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": SQLITE_PATH,
-            # Many short writers (webhooks, scheduler) share one file: wait instead of failing.
+            "NAME": config["NAME"],
+            # Many short writers (webhooks, scheduler) share one file: each transaction takes
+            # the write lock as it begins, and waits for it instead of failing.
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # Tests use a file too, not Django's shared in-memory database, whose table locks
+            # fail concurrent writers at once instead of making them wait.
+            "TEST": {"NAME": f"{config['NAME']}.test"},
         }
-    config = environ.Env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.postgresql":
         # Memory a sort or hash may use before it spills to disk. PostgreSQL's 4MB spilled a
         # 90-day report's aggregate (200 queues' daily histograms, 16 MB); the call center's

@@ -1,5 +1,6 @@
 """PostgreSQL connections are configured with analytics' working memory (DATABASE_WORK_MEM),
-options given in DATABASE_URL kept and winning; the embedded SQLite database gets none."""
+options given in DATABASE_URL kept and winning; SQLite, embedded or named by DATABASE_URL,
+gets none, and begins its transactions IMMEDIATE, waiting for the write lock."""
 
 import pytest
 from django.db import connection
@@ -14,8 +15,13 @@ def test_postgresql_connections_get_the_work_mem_and_keep_url_options():
     assert "-c work_mem" in database_config("postgres://u@db/x", pool=True)["OPTIONS"]["options"]
 
 
-def test_sqlite_gets_no_postgresql_options():
-    assert "options" not in database_config("", pool=True)["OPTIONS"]
+@pytest.mark.parametrize("url", ["", "sqlite:////srv/switchboard/db.sqlite3"])
+def test_sqlite_waits_for_the_write_lock_and_gets_no_postgresql_options(url):
+    config = database_config(url, pool=True)
+    assert config["OPTIONS"] == {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    if url:
+        assert config["NAME"] == "/srv/switchboard/db.sqlite3"
+    assert config["TEST"]["NAME"] == config["NAME"] + ".test"  # a file: writers wait
 
 
 @pytest.mark.postgres
