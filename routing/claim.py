@@ -19,6 +19,9 @@ The reservation is inserted ON CONFLICT DO NOTHING: a race the partial unique co
 catch leaves no row and nothing else is written. The core domain writes the rest of the offer
 (callcenter.services.offers). The statement's time (`clock`) is read as it starts executing,
 after its snapshot: an offer never predates the end of an agent's previous one it sees.
+
+SQLite, the embedded run's database, has no LATERAL and no data-modifying CTEs: there the
+claim is routing.claim_embedded, built from the same fragments.
 """
 
 from datetime import timedelta

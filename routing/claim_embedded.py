@@ -33,7 +33,7 @@ from .models import ReservationStatus, WorkKind
 from .strategies import ORDER_BY
 
 # The pick's columns, in order.
-_PLACE, _KIND, _ITEM, _CALL, _QUEUE, _UNRESOLVED, _CALL_SID, _FROM, _QUEUE_NAME, _RING = range(10)
+_KIND, _ITEM, _CALL, _QUEUE, _UNRESOLVED, _CALL_SID, _FROM, _QUEUE_NAME, _RING = range(1, 10)
 _KNOWN_AGENT, _KNOWN_UNTIL, _AGENT, _AGENT_STATUS, _AGENT_ACTIVITY, _IDENTITY = range(10, 16)
 
 _PREFERENCE = preference_sql("cl", "cand.queue_id", NOW, SQLITE)
