@@ -2,11 +2,14 @@
 shown and expiring without a stop, a message arriving unread and read, a ping, and call
 invitations (into a call, to a new call) that appear live and are declined."""
 
+import pytest
 from playwright.sync_api import expect
 
 from messaging.models import CallInvitation, Message, Participant
 from tests.factories import AgentFactory
 from tests.messaging.conftest import connected_call
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
 def _live(open_page, user):

@@ -4,6 +4,7 @@ WebSocket is cut (the long-poll fallback); a voicemail is offered, taken and fin
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -11,6 +12,8 @@ from callcenter.models import Agent, Call, Queue, Voicemail
 from routing.services import routing_run
 from telephony.models import Operation, OperationKind, OperationStatus
 from tests.factories import ended_call
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
 def _ready_page(open_page, agent, **options):

@@ -5,6 +5,8 @@ from playwright.sync_api import expect
 
 from tests.factories import AgentFactory, QueueFactory, UserFactory
 
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
 PHONE, DESKTOP = (390, 844), (1440, 900)
 
 

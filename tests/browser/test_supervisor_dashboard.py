@@ -3,12 +3,15 @@ without a reload; with the WebSocket cut the page keeps updating through the fal
 
 import re
 
+import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from callcenter.choices import AgentStatus
 from callcenter.models import Agent, Call, Queue
 from callcenter.services import agent_set_status
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
 def test_a_call_waits_is_answered_and_ends_live(call_center, open_page):
