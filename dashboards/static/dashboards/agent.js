@@ -187,6 +187,21 @@
   // -- the softphone device ---------------------------------------------------------------
   // Simulated mode: the Twilio simulator waits for this page's decision on each ring.
   // Twilio mode: the Twilio Voice JS SDK's Device, registered with a token from our API.
+  // An offer's frame can reach the page before its ring reaches the softphone: an answer
+  // (or a reject) given meanwhile waits for the ring, up to RING_WAIT_MS.
+  const RING_WAIT_MS = 10000;
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  async function whenRinging(decide) {
+    const deadline = Date.now() + RING_WAIT_MS;
+    for (;;) {
+      try {
+        return await decide();
+      } catch (error) {
+        if (error.status !== 404 || Date.now() > deadline) throw error; // 404: no ring yet
+        await pause(250);
+      }
+    }
+  }
   function makeDevice() {
     if (page.telephonyMode === "simulated") {
       const register = () => api("POST", "/api/v1/softphone/simulated/register/")
@@ -196,15 +211,24 @@
       setInterval(register, 30000);
       return {
         ringing() {},
-        answer: () => api("POST", "/api/v1/softphone/simulated/answer/"),
-        reject: () => api("POST", "/api/v1/softphone/simulated/reject/"),
+        answer: () => whenRinging(() => api("POST", "/api/v1/softphone/simulated/answer/")),
+        reject: () => whenRinging(() => api("POST", "/api/v1/softphone/simulated/reject/")),
       };
     }
     let incoming = null;
+    const ringing = () => whenRinging(async () => {
+      if (incoming) return incoming;
+      throw Object.assign(new Error("The softphone is not ringing."), {status: 404});
+    });
     if (window.Twilio && window.Twilio.Device) {
       api("POST", "/api/v1/softphone/token/").then(({token}) => {
         const twilioDevice = new window.Twilio.Device(token, {closeProtection: true});
-        twilioDevice.on("incoming", (call) => { incoming = call; });
+        twilioDevice.on("incoming", (call) => {
+          incoming = call;
+          call.on("disconnect", () => { if (incoming === call) incoming = null; });
+          call.on("cancel", () => { if (incoming === call) incoming = null; });
+          call.on("reject", () => { if (incoming === call) incoming = null; });
+        });
         twilioDevice.on("tokenWillExpire", () => api("POST", "/api/v1/softphone/token/")
           .then((fresh) => twilioDevice.updateToken(fresh.token)));
         twilioDevice.register();
@@ -215,8 +239,8 @@
     }
     return {
       ringing() {},
-      answer: async () => { if (incoming) incoming.accept(); },
-      reject: async () => { if (incoming) incoming.reject(); },
+      answer: async () => (await ringing()).accept(),
+      reject: async () => (await ringing()).reject(),
     };
   }
 

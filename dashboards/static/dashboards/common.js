@@ -19,7 +19,7 @@
     const data = response.status === 204 ? null : await response.json().catch(() => null);
     if (!response.ok) {
       const message = data && data.error ? data.error.message : `HTTP ${response.status}`;
-      throw new Error(message);
+      throw Object.assign(new Error(message), {status: response.status});
     }
     return data;
   }
