@@ -61,6 +61,8 @@ def test_two_agents_chat_ping_and_invite(open_page, settings):
     ben_page.fill("#ping-text", "Need you on a call")
     ben_page.click("#send-ping")
     expect(ana_page.locator("#ping-note")).to_have_text("Ben Ito pinged you: Need you on a call")
+    # The frame can beat the answer to Ben's request: wait for it, or it lands after the refusal.
+    expect(ben_page.locator("#ping-note")).to_have_text("Ping sent.")
     ben_page.click("#send-ping")
     expect(ben_page.locator("#ping-note")).to_contain_text("again after")
 
