@@ -79,23 +79,11 @@ class Rows:
         return ", ".join(connection.ops.quote_name(f.column) for f in self._fields)
 
     @functools.cached_property
-    def _converters(self) -> list[tuple]:
-        """What the ORM does to each value read (as its compiler's get_converters)."""
-        found = []
-        for index, field in enumerate(self._fields):
-            column = field.get_col(self.model._meta.db_table)
-            functions = connection.ops.get_db_converters(column)
-            functions += column.get_db_converters(connection)
-            if functions:
-                found.append((index, functions, column))
-        return found
+    def _attnames(self) -> tuple[str, ...]:
+        return tuple(f.attname for f in self._fields)
 
     def instance(self, row) -> Model:
-        values = list(row)
-        for index, functions, column in self._converters:
-            for convert in functions:
-                values[index] = convert(values[index], column, connection)
-        return self.model.from_db(connection.alias, [f.attname for f in self._fields], values)
+        return from_db(self.model, self._attnames, row)
 
     def one(self, sql: str, params) -> Model | None:
         """The instance of the first row `sql` answers (it selects or returns `columns`)."""
@@ -145,6 +133,8 @@ class Rows:
 
 @functools.lru_cache(maxsize=64)
 def _converters_of(model: type[Model], attnames: tuple[str, ...]) -> tuple:
+    """What the ORM does to each value of these columns it reads (as its compiler's
+    get_converters)."""
     fields = {f.attname: f for f in model._meta.concrete_fields}
     found = []
     for index, name in enumerate(attnames):
