@@ -13,7 +13,8 @@ LIMIT at the first one that has an agent) and, for each, the queue's rules pick 
   (routing.strategies): one LIMIT 1 read per level, on agent_routable_idle_since_idx rows;
 - routable, past the reject / no-answer delay (`not_before`), not one who missed this call
   (reservation_call_agent_idx; for work, a miss is forgotten after WORK_MISS_MEMORY), live on
-  their dashboard for a voicemail; the agent's row locked FOR UPDATE SKIP LOCKED.
+  their dashboard for a voicemail; the agent's row locked FOR NO KEY UPDATE SKIP LOCKED
+  (callcenter.locks: inserts that refer to it never wait).
 
 The reservation is inserted ON CONFLICT DO NOTHING: a race the partial unique constraints
 catch leaves no row and nothing else is written. The core domain writes the rest of the offer
@@ -74,7 +75,7 @@ PREFERRED = f"""SELECT * FROM (
     WHERE known.holds AND ag.id = known.agent_id AND {ELIGIBLE}
       AND EXISTS (SELECT 1 FROM callcenter_queuemembership m
                   WHERE m.agent_id = ag.id AND m.queue_id = cand.queue_id)
-    FOR UPDATE OF ag SKIP LOCKED) preferred"""  # noqa: S608 - choices and aliases only
+    FOR NO KEY UPDATE OF ag SKIP LOCKED) preferred"""  # noqa: S608 - choices and aliases only
 # The levels walked: one (no level) without tiers, else each up to the call's limit.
 LEVELS = """
     SELECT NULL::int AS level WHERE NOT route.tiered
@@ -91,7 +92,7 @@ BY_STRATEGY = " UNION ALL ".join(
         JOIN callcenter_queuemembership m ON m.agent_id = ag.id AND m.queue_id = cand.queue_id
         WHERE route.strategy = '{strategy}' AND (lv.level IS NULL OR m.level = lv.level)
           AND {ELIGIBLE}
-        ORDER BY {order_by} LIMIT 1 FOR UPDATE OF ag SKIP LOCKED) {strategy}"""  # noqa: S608
+        ORDER BY {order_by} LIMIT 1 FOR NO KEY UPDATE OF ag SKIP LOCKED) {strategy}"""  # noqa: S608
     for strategy, order_by in ORDER_BY.items()
 )
 

@@ -23,7 +23,7 @@ class Dialect:
 
 
 POSTGRESQL = Dialect(
-    lock=" FOR UPDATE SKIP LOCKED",
+    lock=" FOR NO KEY UPDATE SKIP LOCKED",
     greatest="greatest",
     once=" OFFSET 0",
     plus_seconds="({instant}) + ({seconds}) * interval '1 second'",

@@ -75,7 +75,7 @@ def _settle(call: Call) -> Agent | None:
 def _open_reservation(**filters) -> Reservation | None:
     # Locks the reservation only: its queue row must stay free for the FK checks (KEY SHARE)
     # of every claim's commit, or applies and claims deadlock on it.
-    found = Reservation.objects.select_for_update(of=("self",)).filter(
+    found = Reservation.objects.select_for_update(no_key=True, of=("self",)).filter(
         status__in=OPEN_STATUSES, **filters
     )
     return found.select_related("queue").order_by().first()
@@ -211,7 +211,7 @@ def routing_sweep(*, grace_seconds: int = 30) -> dict[str, int]:
     for reservation_id in stale:
         with transaction.atomic():
             reservation = (
-                Reservation.objects.select_for_update()
+                Reservation.objects.select_for_update(no_key=True)
                 .filter(pk=reservation_id, status=ReservationStatus.OFFERED)
                 .first()
             )

@@ -19,7 +19,7 @@ def _locked(reservation_id: int, agent: Agent, status: str) -> tuple[Reservation
     """The agent's own offer of desk work, locked with the agent (Reservation.DoesNotExist
     for anyone else's); TransitionNotAllowed unless it is in `status`."""
     reservation = (
-        Reservation.objects.select_for_update(of=("self",))
+        Reservation.objects.select_for_update(no_key=True, of=("self",))
         .select_related("queue")
         .get(pk=reservation_id, agent=agent, kind__in=DESK_WORK)
     )

@@ -27,7 +27,7 @@ from callcenter.choices import (
     WorkStatus,
 )
 from callcenter.errors import TransitionNotAllowed
-from callcenter.locks import create_call_locked, lock_call
+from callcenter.locks import create_call_locked, lock_call, lock_calls
 from callcenter.models import (
     Call,
     CallbackRequest,
@@ -148,8 +148,9 @@ def call_events_claim(*, calls: int = 1) -> list[CallEvent]:
     take different calls, and the calls' later events are taken unless another drainer holds
     them. Waiting there instead let two drainers each hold one event of a call and wait for
     the other's (a deadlock, seen under load). The apply locks the call, so even events of
-    one call split between two drainers are merged one after the other. SQLite (the embedded
-    run) claims one call at a time."""
+    one call split between two drainers are merged one after the other; the claimed calls are
+    locked up front in primary-key order, not in the order they are applied. SQLite (the
+    embedded run) claims one call at a time."""
     table, now = PendingCallEvent._meta.db_table, timezone.now()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -164,12 +165,15 @@ def call_events_claim(*, calls: int = 1) -> list[CallEvent]:
                 " WHERE p.subject_sid = head.subject_sid AND p.available_at <= %s"
                 " FOR UPDATE OF p SKIP LOCKED),"
                 f" gone AS (DELETE FROM {table} p USING taken WHERE p.event_id = taken.event_id"
-                " RETURNING p.event_id, taken.head_id)"
-                f" SELECT {EVENTS.columns} FROM {EVENTS.table} JOIN gone ON id = gone.event_id"
+                " RETURNING p.event_id, p.subject_sid, taken.head_id)"
+                f" SELECT {EVENTS.columns}, gone.subject_sid FROM {EVENTS.table}"
+                " JOIN gone ON id = gone.event_id"
                 " ORDER BY gone.head_id, id",
                 [now, calls, now],
             )
-            return [EVENTS.instance(row) for row in cursor.fetchall()]
+            rows = cursor.fetchall()
+        lock_calls({row[-1] for row in rows})
+        return [EVENTS.instance(row[:-1]) for row in rows]
     pending = PendingCallEvent.objects.filter(available_at__lte=now)
     head = pending.order_by("event_id").values_list("subject_sid", flat=True).first()
     if head is None:

@@ -74,7 +74,7 @@ def follow_callback_agent_leg(leg: Call, status: str) -> bool:
     leg still ringing is hung up. Whether `leg` served a callback.
     Precondition: the caller holds the leg's row lock, inside a transaction."""
     request = (
-        CallbackRequest.objects.select_for_update(of=("self",))
+        CallbackRequest.objects.select_for_update(no_key=True, of=("self",))
         .filter(
             call_id=leg.parent_id,
             agent_id=leg.agent_id,
@@ -117,7 +117,7 @@ def follow_callback_call(call: Call, callback_id: int, agent_leg_sid: str, statu
     the agent's leg is hung up and the request waits CALLBACK_RETRY_SECONDS, or fails after
     CALLBACK_MAX_ATTEMPTS dials. A dial for an attempt that is over (its agent hung up before
     it rang) is hung up. Precondition: the caller holds the call's row lock, in a transaction."""
-    request = CallbackRequest.objects.select_for_update().filter(pk=callback_id).first()
+    request = CallbackRequest.objects.select_for_update(no_key=True).filter(pk=callback_id).first()
     if request is None:
         return
     if not _current_attempt(request, agent_leg_sid):

@@ -14,6 +14,7 @@ from django.utils import timezone
 import webhooks.outbox
 from callcenter.celery import app
 from callcenter.choices import CallStage, CallStatus
+from callcenter.locks import lock_call
 from callcenter.models import Call, CallEvent, PendingCallEvent
 from callcenter.services import TwilioEvent, call_event_apply, call_event_record, call_events_claim
 from tests.webhooks.conftest import call_params
@@ -248,6 +249,47 @@ def test_a_later_event_is_left_to_the_drainer_applying_its_call(direct_number):
     assert got == {"a": [first], "b": [unrelated]}
     with transaction.atomic():
         assert [event.pk for event in call_events_claim()] == [second]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_storing_a_callback_never_waits_for_the_lock_on_its_call(direct_number):
+    """The webhook's insert refers to the call's row; a transaction holding that row locked
+    (a drainer, a call-control service) must not hold the webhook up. Queued behind such a
+    lock, a webhook was the victim of the holder's deadlock with a third transaction."""
+    sid = "CA" + "e" * 32
+    store(sid, 1)
+    apply_pending()
+    locked, release, stored = threading.Event(), threading.Event(), {}
+
+    def holder():
+        try:
+            with transaction.atomic():
+                assert lock_call(sid) is not None
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def webhook():
+        try:
+            stored["id"] = store(sid, 2)
+        finally:
+            connection.close()
+
+    a = threading.Thread(target=holder)
+    a.start()
+    assert locked.wait(10)
+    b = threading.Thread(target=webhook)
+    b.start()
+    b.join(10)
+    done_while_locked = not b.is_alive()
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert done_while_locked
+    event = CallEvent.objects.get(pk=stored["id"])
+    assert event.call.call_sid == sid
 
 
 def test_wake_ups_are_debounced_but_every_callback_is_followed_by_one():
