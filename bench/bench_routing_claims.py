@@ -40,7 +40,7 @@ WITH c AS (
     SELECT id, queue_id FROM {call}
     WHERE stage = 'waiting'
     ORDER BY priority DESC, enqueued_at, id
-    LIMIT 1 FOR UPDATE SKIP LOCKED
+    LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED
 ), a AS (
     SELECT ag.id FROM {agent} ag
     JOIN {membership} m ON m.agent_id = ag.id
@@ -51,7 +51,7 @@ WITH c AS (
           SELECT 1 FROM {reservation} r
           WHERE r.call_id = c.id AND r.agent_id = ag.id AND r.status IN ('rejected', 'timed_out'))
     ORDER BY ag.idle_since, ag.id
-    LIMIT 1 FOR UPDATE OF ag SKIP LOCKED
+    LIMIT 1 FOR NO KEY UPDATE OF ag SKIP LOCKED
 ), r AS (
     INSERT INTO {reservation} (call_id, kind, agent_id, queue_id, status, offered_at, expires_at)
     SELECT c.id, 'call', a.id, c.queue_id, 'offered', now(),

@@ -27,6 +27,10 @@ CREATES = {
 # Twilio errors that mean the operation's goal already holds: hanging up a call that has
 # already ended (21220: the call is not in progress) is done, not failed.
 ALREADY_DONE = {OperationKind.HANGUP: {21220}}
+# The same error for any other operation: the call ended before Twilio got to it (a caller who
+# hung up as we moved them). Failed, since it did not happen, but a race of the telephone
+# network and not a fault of ours: logged as a warning, not an error.
+CALL_OVER = 21220
 ACTIONS = {
     OperationKind.DIAL_AGENT: gateway.dial_agent,
     OperationKind.DIAL_OUT: gateway.dial_out,
@@ -135,7 +139,10 @@ def telephony_operation_task(self, operation_id: int) -> str:
             )
             raise self.retry(exc=exc, countdown=backoff_seconds(operation.attempts)) from exc
         _finish(operation, OperationStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:1000])
-        logger.error("telephony %s failed for good: %s", operation.kind, exc)
+        if getattr(exc, "code", None) == CALL_OVER:
+            logger.warning("telephony %s not done: the call was over: %s", operation.kind, exc)
+        else:
+            logger.error("telephony %s failed for good: %s", operation.kind, exc)
         return operation.status
     _finish(operation, OperationStatus.SUCCEEDED, result_sid=result_sid or "")
     _follow_up(operation)

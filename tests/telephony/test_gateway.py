@@ -100,7 +100,7 @@ def test_same_key_reaches_twilio_once(twilio):
     assert len(legs_to_agent()) == 1
 
 
-def test_other_client_errors_fail_for_good(twilio):
+def test_other_client_errors_fail_for_good(twilio, caplog):
     twilio()
     with transaction.atomic():
         operation = operation_request(
@@ -112,6 +112,7 @@ def test_other_client_errors_fail_for_good(twilio):
     operation.refresh_from_db()
     assert operation.status == OperationStatus.FAILED and operation.attempts == 1
     assert "404" in operation.error or "not found" in operation.error.lower()
+    assert [r.levelname for r in caplog.records if "failed for good" in r.message] == ["ERROR"]
 
 
 def test_twilio_is_never_called_inside_a_transaction(twilio):
@@ -145,3 +146,26 @@ def test_hanging_up_an_ended_call_is_already_done(twilio):
     operation.refresh_from_db()
     assert operation.status == OperationStatus.SUCCEEDED
     assert operation.error.startswith("already done")
+
+
+def test_moving_a_caller_who_hung_up_fails_quietly(twilio, caplog):
+    """The caller hung up as we redirected them: not done, but no error to page anyone for."""
+    twilio()
+    call = twilio_client().calls.create(
+        to="+15551230000", from_="+15005550006", url="http://127.0.0.1:9/twiml"
+    )
+    twilio_client().calls(call.sid).update(status="completed")
+    with transaction.atomic():
+        operation = operation_request(
+            kind=OperationKind.REDIRECT,
+            key="redirect:gone",
+            call_sid=call.sid,
+            params={"call_sid": call.sid, "url": "http://127.0.0.1:9/elsewhere"},
+        )
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.FAILED and operation.attempts == 1
+    assert "21220" in operation.error or "not in-progress" in operation.error
+    telephony = [r for r in caplog.records if r.name == "telephony.tasks"]
+    assert [(r.levelname, "the call was over" in r.message) for r in telephony] == [
+        ("WARNING", True)
+    ]
