@@ -1,8 +1,8 @@
 """Claiming: pair the best waiting call with the best eligible agent, one statement per pair
-(routing.claim). Correct under concurrency: rows are claimed with FOR NO KEY UPDATE SKIP LOCKED, the
-agent's active-call count rises under its CHECK, and the reservation's partial unique
-constraints turn any remaining race into a lost claim instead of a double booking. Twilio is
-asked after commit."""
+(routing.claim). Correct under concurrency: rows are claimed with FOR NO KEY UPDATE SKIP
+LOCKED, the agent's active-call count rises under its CHECK, and the reservation's partial
+unique constraints turn any remaining race into a lost claim instead of a double booking.
+Twilio is asked after commit."""
 
 from django.db import connection, transaction
 
