@@ -20,8 +20,6 @@ from analytics import dialect as d
 from callcenter.models import Agent, CallEvent, Queue
 from callcenter.participants import AGENT_LABEL_PREFIX
 
-JOIN, LEAVE = "'participant-join'", "'participant-leave'"
-
 
 # FILTER rather than a CASE in the aggregate: the condition decides whether the aggregate
 # runs at all (8% of the pass over four million callbacks).
@@ -44,73 +42,58 @@ SHAPE_COLUMNS = (
 
 def shapes_cte(*, enabled: bool = True) -> str:
     """`shapes AS (…)`, to follow `calls` in a WITH (`enabled=False`: every call is derived by
-    the general steps, for the tests that compare both ways)."""
+    the general steps, for the tests that compare both ways).
+
+    One GROUP BY of the calls' callbacks, compared by their stored slot (CallEvent.shape_slot:
+    1 transfer, 2 <Enqueue> action, 3/4/5 the customer's join, leave or hold, 6/7 an agent
+    leg's join or leave, 8 another conference callback). A FILTER decides whether an
+    aggregate runs at all, so a callback's JSON and instant are read only by the few
+    aggregates of its own slot: no expression is computed for every row and every aggregate,
+    and the pass needs no fence (it may run in parallel workers)."""
     label = len(AGENT_LABEL_PREFIX)
-    exit_, customer_join, customer_leave = "slot = 2", "slot = 3", "slot = 4"
-    agent_join, agent_leave = "slot = 6", "slot = 7"
-
-    def exit_only(expression: str) -> str:  # JSON read only where the rules look
-        return f"CASE WHEN e.kind = 'enqueue-action' THEN {expression} END"
-
-    def moves_only(key: str) -> str:
-        text = d.json_text("e.payload", key)
-        return f"CASE WHEN e.kind = 'conference' THEN coalesce({text}, '') END"
-
+    slot = lambda n: f"e.shape_slot = {n}"  # noqa: E731
+    exit_, customer_join, customer_leave, agent_join, agent_leave = map(slot, (2, 3, 4, 6, 7))
+    agent_move = "e.shape_slot IN (6, 7)"
+    at = d.us("coalesce(e.twilio_timestamp, e.received_at)")
+    sid = f"coalesce({d.json_text('e.payload', 'CallSid')}, '')"
+    identity = f"substr(coalesce({d.json_text('e.payload', 'ParticipantLabel')}, ''), {label + 1})"
     common = (
-        "transfers = 0 AND exits <= 1 AND (exits = 0 OR call_queue_id IS NULL"
-        " OR call_queue_id = exit_queue) AND holds = 0 AND customer_joins <= 1"
+        "transfers = 0 AND exits <= 1 AND (exits = 0 OR c.queue_id IS NULL"
+        " OR c.queue_id = exit_queue) AND holds = 0 AND customer_joins <= 1"
         " AND customer_leaves <= 1 AND agent_joins <= 1 AND agent_leaves <= 1"
         " AND (agent_sid IS NULL OR agent_sid = last_agent_sid)"
     )
     return f"""
 shapes AS (
-  SELECT t.*, CASE WHEN {common if enabled else "FALSE"} THEN 1 ELSE 0 END AS one_pass
+  SELECT g.*, CASE WHEN {common if enabled else "FALSE"} THEN 1 ELSE 0 END AS one_pass
   FROM (
-    SELECT call_id, max(call_queue_id) AS call_queue_id,
-           {_count("slot = 1")} AS transfers, {_count(exit_)} AS exits,
-           {_last("queue_id", exit_)} AS exit_queue, {_last("at", exit_)} AS exit_at,
-           {_last("waited", exit_)} AS exit_waited, {_last("result", exit_)} AS exit_result,
-           {_count("slot >= 3")} AS conference_events, {_count("slot = 5")} AS holds,
+    SELECT e.call_id,
+           {_count(slot(1))} AS transfers, {_count(exit_)} AS exits,
+           {_last(d.json_natural("e.context", "queue", signed=True), exit_)} AS exit_queue,
+           {_last(at, exit_)} AS exit_at,
+           {_last(d.json_natural("e.payload", "QueueTime"), exit_)} AS exit_waited,
+           {_last(f"coalesce({d.json_text('e.payload', 'QueueResult')}, '')", exit_)}
+             AS exit_result,
+           {_count("e.shape_slot >= 3")} AS conference_events,
+           {_count(slot(5))} AS holds,
            {_count(customer_join)} AS customer_joins,
-           {_last("at", customer_join)} AS customer_joined,
-           {_last("id", customer_join)} AS customer_join_id,
+           {_last(at, customer_join)} AS customer_joined,
+           {_last("e.id", customer_join)} AS customer_join_id,
            {_count(customer_leave)} AS customer_leaves,
-           {_last("at", customer_leave)} AS customer_left_at,
-           {_last("id", customer_leave)} AS customer_left_id,
-           {_last("sid", "slot IN (6, 7)", "min")} AS agent_sid,
-           {_last("sid", "slot IN (6, 7)")} AS last_agent_sid,
-           {_count(agent_join)} AS agent_joins, {_last("at", agent_join)} AS agent_joined,
-           {_last("id", agent_join)} AS agent_join_id,
-           {_last(f"substr(label, {label + 1})", agent_join)} AS agent_identity,
-           {_count(agent_leave)} AS agent_leaves, {_last("at", agent_leave)} AS agent_left_at,
-           {_last("id", agent_leave)} AS agent_left_id
-    FROM (
-      -- Each callback's slot, one small integer the aggregates above compare: a marker
-      -- (1 transfer, 2 <Enqueue> action), the customer's join, leave or hold (3, 4, 5), an
-      -- agent leg's join or leave (6, 7), another conference callback (8).
-      SELECT m.*, CASE
-          WHEN m.kind <> 'conference' THEN
-            CASE WHEN m.queue_id <> 0 THEN CASE m.kind WHEN 'transfer' THEN 1 ELSE 2 END END
-          WHEN m.sid = m.call_sid THEN CASE m.what WHEN {JOIN} THEN 3 WHEN {LEAVE} THEN 4
-            WHEN 'participant-hold' THEN 5 WHEN 'participant-unhold' THEN 5 ELSE 8 END
-          WHEN substr(m.label, 1, {label}) = '{AGENT_LABEL_PREFIX}' THEN
-            CASE m.what WHEN {JOIN} THEN 6 WHEN {LEAVE} THEN 7 ELSE 8 END
-          ELSE 8 END AS slot
-      FROM (
-        SELECT e.id, e.call_id, e.kind, c.queue_id AS call_queue_id, c.call_sid,
-               {d.us("coalesce(e.twilio_timestamp, e.received_at)")} AS at,
-               CASE WHEN e.kind <> 'conference'
-                    THEN {d.json_natural("e.context", "queue", signed=True)} END AS queue_id,
-               {exit_only(d.json_natural("e.payload", "QueueTime"))} AS waited,
-               {exit_only(f"coalesce({d.json_text('e.payload', 'QueueResult')}, '')")} AS result,
-               {moves_only("StatusCallbackEvent")} AS what, {moves_only("CallSid")} AS sid,
-               {moves_only("ParticipantLabel")} AS label
-        FROM {CallEvent._meta.db_table} e JOIN calls c ON c.id = e.call_id
-        WHERE e.kind IN ('transfer', 'enqueue-action', 'conference') {d.evaluated_once()}
-      ) m {d.evaluated_once()}
-    ) moves
-    GROUP BY call_id
-  ) t
+           {_last(at, customer_leave)} AS customer_left_at,
+           {_last("e.id", customer_leave)} AS customer_left_id,
+           {_last(sid, agent_move, "min")} AS agent_sid,
+           {_last(sid, agent_move)} AS last_agent_sid,
+           {_count(agent_join)} AS agent_joins, {_last(at, agent_join)} AS agent_joined,
+           {_last("e.id", agent_join)} AS agent_join_id,
+           {_last(identity, agent_join)} AS agent_identity,
+           {_count(agent_leave)} AS agent_leaves, {_last(at, agent_leave)} AS agent_left_at,
+           {_last("e.id", agent_leave)} AS agent_left_id
+    FROM {CallEvent._meta.db_table} e
+    WHERE e.kind IN ('transfer', 'enqueue-action', 'conference')
+      AND e.call_id IN (SELECT id FROM calls)
+    GROUP BY e.call_id
+  ) g JOIN calls c ON c.id = g.call_id
 )"""  # noqa: S608 - model tables and our expressions
 
 

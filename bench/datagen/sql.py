@@ -10,11 +10,12 @@ def _missing_defaults(model, columns: tuple[str, ...], connection) -> tuple[list
     """Columns added to the model since this package was written, with their defaults.
 
     Keeps the generator working while the models gain fields: a NOT NULL column without a
-    database default gets the field's Python default, the same for every row.
+    database default gets the field's Python default, the same for every row (a generated
+    column is the database's to fill).
     """
     names, values = [], []
     for f in model._meta.concrete_fields:
-        if f.column in columns or f.null or f.has_db_default():
+        if f.column in columns or f.null or f.has_db_default() or f.generated:
             continue
         names.append(f.column)
         values.append(f.get_db_prep_save(f.get_default(), connection))

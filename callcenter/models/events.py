@@ -9,6 +9,8 @@ from django.db import models
 
 from callcenter.choices import AgentActivity, AgentStatus, StatusEventSource
 
+from .callback_slot import CallbackSlot
+
 
 class AppendOnlyModel(models.Model):
     class Meta:
@@ -38,6 +40,10 @@ class CallEvent(AppendOnlyModel):
     context = models.JSONField(default=dict, blank=True)
     twilio_timestamp = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
+    # What the callback says happened to its call, kept by the database (callback_slot).
+    shape_slot = models.GeneratedField(
+        expression=CallbackSlot(), output_field=models.SmallIntegerField(null=True), db_persist=True
+    )
 
     class Meta:
         ordering = ["id"]
