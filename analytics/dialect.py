@@ -184,20 +184,32 @@ def prepare() -> None:
     register()
 
 
-@contextmanager
 def hash_joins():
     """PostgreSQL: no nested loops for the statements inside (the derivation over many
     calls). Its joins pair rows of the same calls, so hash or merge joins suit them; the
     planner cannot estimate its filters on JSON and, left to guess one row, nests loops
     over a million."""
+    return _planner_off("enable_nestloop")
+
+
+def sorted_groups():
+    """PostgreSQL: groups formed in order, not in a hash table, for the statements inside
+    (the calls' shapes: a GROUP BY of their callbacks). The callbacks' call_id index gives each
+    call's rows together, in parallel workers; a hash of a million calls' groups spilled to
+    disk and was merged in one process (13 to 15 s against 11 to 13 s at a million calls)."""
+    return _planner_off("enable_hashagg")
+
+
+@contextmanager
+def _planner_off(setting: str):
     if not is_postgresql():
         yield
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('enable_nestloop', 'off', true)")
+        cursor.execute("SELECT set_config(%s, 'off', true)", [setting])
     yield
     with connection.cursor() as cursor:
-        cursor.execute("RESET enable_nestloop")
+        cursor.execute(f"RESET {setting}")
 
 
 def to_us(at: datetime) -> int:

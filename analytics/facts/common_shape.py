@@ -9,11 +9,11 @@ the calls of another shape. `tests/analytics/test_fact_derivation.py` holds the 
 on random calls, and both equal to the replay of the rules.
 
 `shapes_cte` reads `calls` (the calls in scope) and gives, per call with callbacks, what its
-markers and conference moves add up to (SHAPE_COLUMNS), and `one_pass` (1 when it has the
-common shape). The calls in scope are stored with their shapes (derivation.DERIVED_CALLS), then
-`answered_ctes` read them: `general_calls`, those the general steps derive, and
-`one_pass_answered`, the common-shape calls' entries with their answer, in the columns of
-derivation.py's `answered_entries`.
+markers and conference moves add up to (SHAPE_COLUMNS), and `one_pass` tells from it whether
+a call has the common shape. The calls in scope are stored with their shapes
+(derivation.DERIVED_CALLS), then `answered_ctes` read them: `general_calls`, those the
+general steps derive, and `one_pass_answered`, the common-shape calls' entries with their
+answer, in the columns of derivation.py's `answered_entries`.
 """
 
 from analytics import dialect as d
@@ -40,9 +40,9 @@ SHAPE_COLUMNS = (
 )  # fmt: skip
 
 
-def shapes_cte(*, enabled: bool = True) -> str:
-    """`shapes AS (…)`, to follow `calls` in a WITH (`enabled=False`: every call is derived by
-    the general steps, for the tests that compare both ways).
+def shapes_cte() -> str:
+    """`shapes AS (…)`, to follow `calls` in a WITH: what each call's callbacks add up to
+    (SHAPE_COLUMNS and what `one_pass` reads), a row per call with such callbacks.
 
     One GROUP BY of the calls' callbacks, compared by their stored slot (CallEvent.shape_slot:
     1 transfer, 2 <Enqueue> action, 3/4/5 the customer's join, leave or hold, 6/7 an agent
@@ -57,44 +57,49 @@ def shapes_cte(*, enabled: bool = True) -> str:
     at = d.us("coalesce(e.twilio_timestamp, e.received_at)")
     sid = f"coalesce({d.json_text('e.payload', 'CallSid')}, '')"
     identity = f"substr(coalesce({d.json_text('e.payload', 'ParticipantLabel')}, ''), {label + 1})"
-    common = (
-        "transfers = 0 AND exits <= 1 AND (exits = 0 OR c.queue_id IS NULL"
-        " OR c.queue_id = exit_queue) AND holds = 0 AND customer_joins <= 1"
-        " AND customer_leaves <= 1 AND agent_joins <= 1 AND agent_leaves <= 1"
-        " AND (agent_sid IS NULL OR agent_sid = last_agent_sid)"
-    )
     return f"""
 shapes AS (
-  SELECT g.*, CASE WHEN {common if enabled else "FALSE"} THEN 1 ELSE 0 END AS one_pass
-  FROM (
-    SELECT e.call_id,
-           {_count(slot(1))} AS transfers, {_count(exit_)} AS exits,
-           {_last(d.json_natural("e.context", "queue", signed=True), exit_)} AS exit_queue,
-           {_last(at, exit_)} AS exit_at,
-           {_last(d.json_natural("e.payload", "QueueTime"), exit_)} AS exit_waited,
-           {_last(f"coalesce({d.json_text('e.payload', 'QueueResult')}, '')", exit_)}
-             AS exit_result,
-           {_count("e.shape_slot >= 3")} AS conference_events,
-           {_count(slot(5))} AS holds,
-           {_count(customer_join)} AS customer_joins,
-           {_last(at, customer_join)} AS customer_joined,
-           {_last("e.id", customer_join)} AS customer_join_id,
-           {_count(customer_leave)} AS customer_leaves,
-           {_last(at, customer_leave)} AS customer_left_at,
-           {_last("e.id", customer_leave)} AS customer_left_id,
-           {_last(sid, agent_move, "min")} AS agent_sid,
-           {_last(sid, agent_move)} AS last_agent_sid,
-           {_count(agent_join)} AS agent_joins, {_last(at, agent_join)} AS agent_joined,
-           {_last("e.id", agent_join)} AS agent_join_id,
-           {_last(identity, agent_join)} AS agent_identity,
-           {_count(agent_leave)} AS agent_leaves, {_last(at, agent_leave)} AS agent_left_at,
-           {_last("e.id", agent_leave)} AS agent_left_id
-    FROM {CallEvent._meta.db_table} e
-    WHERE e.kind IN ('transfer', 'enqueue-action', 'conference')
-      AND e.call_id IN (SELECT id FROM calls)
-    GROUP BY e.call_id
-  ) g JOIN calls c ON c.id = g.call_id
+  SELECT e.call_id,
+         {_count(slot(1))} AS transfers, {_count(exit_)} AS exits,
+         {_last(d.json_natural("e.context", "queue", signed=True), exit_)} AS exit_queue,
+         {_last(at, exit_)} AS exit_at,
+         {_last(d.json_natural("e.payload", "QueueTime"), exit_)} AS exit_waited,
+         {_last(f"coalesce({d.json_text('e.payload', 'QueueResult')}, '')", exit_)}
+           AS exit_result,
+         {_count("e.shape_slot >= 3")} AS conference_events,
+         {_count(slot(5))} AS holds,
+         {_count(customer_join)} AS customer_joins,
+         {_last(at, customer_join)} AS customer_joined,
+         {_last("e.id", customer_join)} AS customer_join_id,
+         {_count(customer_leave)} AS customer_leaves,
+         {_last(at, customer_leave)} AS customer_left_at,
+         {_last("e.id", customer_leave)} AS customer_left_id,
+         {_last(sid, agent_move, "min")} AS agent_sid,
+         {_last(sid, agent_move)} AS last_agent_sid,
+         {_count(agent_join)} AS agent_joins, {_last(at, agent_join)} AS agent_joined,
+         {_last("e.id", agent_join)} AS agent_join_id,
+         {_last(identity, agent_join)} AS agent_identity,
+         {_count(agent_leave)} AS agent_leaves, {_last(at, agent_leave)} AS agent_left_at,
+         {_last("e.id", agent_leave)} AS agent_left_id
+  FROM {CallEvent._meta.db_table} e
+  WHERE e.kind IN ('transfer', 'enqueue-action', 'conference')
+    AND e.call_id IN (SELECT id FROM calls)
+  GROUP BY e.call_id
 )"""  # noqa: S608 - model tables and our expressions
+
+
+def one_pass(*, enabled: bool = True) -> str:
+    """1 when the call `c` (a row of `calls`) has no callbacks (no `shapes` row `s`) or has
+    the common shape by them, else 0 (`enabled=False`: 0 for every call with callbacks)."""
+    common = (
+        "s.transfers = 0 AND s.exits <= 1 AND (s.exits = 0 OR c.queue_id IS NULL"
+        " OR c.queue_id = s.exit_queue) AND s.holds = 0 AND s.customer_joins <= 1"
+        " AND s.customer_leaves <= 1 AND s.agent_joins <= 1 AND s.agent_leaves <= 1"
+        " AND (s.agent_sid IS NULL OR s.agent_sid = s.last_agent_sid)"
+    )
+    if not enabled:
+        common = "FALSE"
+    return f"CASE WHEN s.call_id IS NULL OR ({common}) THEN 1 ELSE 0 END"
 
 
 def answered_ctes(calls_table: str) -> str:

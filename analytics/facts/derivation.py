@@ -60,8 +60,8 @@ WITH calls AS NOT MATERIALIZED (
          {d.us("c.answered_at")} AS answered, {d.us("c.ended_at")} AS ended
   FROM {Call._meta.db_table} c
   WHERE c.parent_id IS NULL AND c.ended_at IS NOT NULL AND {scope}
-),{common_shape.shapes_cte(enabled=ONE_PASS)}
-SELECT c.*, {shape}, coalesce(s.one_pass, 1) AS one_pass
+),{common_shape.shapes_cte()}
+SELECT c.*, {shape}, {common_shape.one_pass(enabled=ONE_PASS)} AS one_pass
 FROM calls c LEFT JOIN shapes s ON s.call_id = c.id
 """  # noqa: S608 - model tables and our expressions
 

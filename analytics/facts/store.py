@@ -117,7 +117,8 @@ def _calls_in_scope(cursor, scope: str, params: list):
     """Around a derivation: the calls `c` matching `scope` stored with their shapes in
     DERIVED_CALLS (calls_select), their statistics taken, and dropped after."""
     cursor.execute(f"DROP TABLE IF EXISTS {DERIVED_CALLS}")
-    cursor.execute(f"CREATE TEMP TABLE {DERIVED_CALLS} AS {calls_select(scope)}", params)
+    with d.sorted_groups():
+        cursor.execute(f"CREATE TEMP TABLE {DERIVED_CALLS} AS {calls_select(scope)}", params)
     if d.is_postgresql():
         cursor.execute(f"ANALYZE {DERIVED_CALLS}")
     yield
