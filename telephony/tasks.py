@@ -24,13 +24,13 @@ CREATES = {
     OperationKind.DIAL_OUT: lambda p: p["to"],
     OperationKind.DIAL_CALLBACK: lambda p: p["to"],
 }
-# Twilio errors that mean the operation's goal already holds: hanging up a call that has
-# already ended (21220: the call is not in progress) is done, not failed.
-ALREADY_DONE = {OperationKind.HANGUP: {21220}}
-# The same error for any other operation: the call ended before Twilio got to it (a caller who
-# hung up as we moved them). Failed, since it did not happen, but a race of the telephone
-# network and not a fault of ours: logged as a warning, not an error.
+# Twilio's "the call is not in progress": the call ended before Twilio got to it.
 CALL_OVER = 21220
+# Twilio errors that mean the operation's goal already holds: hanging up a call that has
+# already ended is done, not failed. For any other operation CALL_OVER is a failure (it did
+# not happen), but a race of the telephone network (a caller who hung up as we moved them),
+# not a fault of ours: logged as a warning, not an error.
+ALREADY_DONE = {OperationKind.HANGUP: {CALL_OVER}}
 ACTIONS = {
     OperationKind.DIAL_AGENT: gateway.dial_agent,
     OperationKind.DIAL_OUT: gateway.dial_out,
@@ -128,7 +128,8 @@ def telephony_operation_task(self, operation_id: int) -> str:
                 return operation.status
         result_sid = ACTIONS[operation.kind](**operation.params)
     except Exception as exc:
-        if getattr(exc, "code", None) in ALREADY_DONE.get(operation.kind, ()):
+        code = getattr(exc, "code", None)
+        if code in ALREADY_DONE.get(operation.kind, ()):
             _finish(operation, OperationStatus.SUCCEEDED, error=f"already done: {exc}"[:1000])
             return operation.status
         if is_transient(exc) and operation.attempts < MAX_ATTEMPTS:
@@ -139,7 +140,7 @@ def telephony_operation_task(self, operation_id: int) -> str:
             )
             raise self.retry(exc=exc, countdown=backoff_seconds(operation.attempts)) from exc
         _finish(operation, OperationStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:1000])
-        if getattr(exc, "code", None) == CALL_OVER:
+        if code == CALL_OVER:
             logger.warning("telephony %s not done: the call was over: %s", operation.kind, exc)
         else:
             logger.error("telephony %s failed for good: %s", operation.kind, exc)

@@ -130,20 +130,23 @@ def test_backoff_grows_and_is_capped():
     assert backoff_seconds(20) == 30.0
 
 
-def test_hanging_up_an_ended_call_is_already_done(twilio):
-    twilio()
+def on_an_ended_call(kind: str, key: str, **params) -> Operation:
+    """Run the operation `kind` on a call Twilio has already ended; the operation after."""
     call = twilio_client().calls.create(
         to="+15551230000", from_="+15005550006", url="http://127.0.0.1:9/twiml"
     )
     twilio_client().calls(call.sid).update(status="completed")
     with transaction.atomic():
         operation = operation_request(
-            kind=OperationKind.HANGUP,
-            key="hangup:again",
-            call_sid=call.sid,
-            params={"call_sid": call.sid},
+            kind=kind, key=key, call_sid=call.sid, params={"call_sid": call.sid, **params}
         )
     operation.refresh_from_db()
+    return operation
+
+
+def test_hanging_up_an_ended_call_is_already_done(twilio):
+    twilio()
+    operation = on_an_ended_call(OperationKind.HANGUP, "hangup:again")
     assert operation.status == OperationStatus.SUCCEEDED
     assert operation.error.startswith("already done")
 
@@ -151,18 +154,9 @@ def test_hanging_up_an_ended_call_is_already_done(twilio):
 def test_moving_a_caller_who_hung_up_fails_quietly(twilio, caplog):
     """The caller hung up as we redirected them: not done, but no error to page anyone for."""
     twilio()
-    call = twilio_client().calls.create(
-        to="+15551230000", from_="+15005550006", url="http://127.0.0.1:9/twiml"
+    operation = on_an_ended_call(
+        OperationKind.REDIRECT, "redirect:gone", url="http://127.0.0.1:9/elsewhere"
     )
-    twilio_client().calls(call.sid).update(status="completed")
-    with transaction.atomic():
-        operation = operation_request(
-            kind=OperationKind.REDIRECT,
-            key="redirect:gone",
-            call_sid=call.sid,
-            params={"call_sid": call.sid, "url": "http://127.0.0.1:9/elsewhere"},
-        )
-    operation.refresh_from_db()
     assert operation.status == OperationStatus.FAILED and operation.attempts == 1
     assert "21220" in operation.error or "not in-progress" in operation.error
     telephony = [r for r in caplog.records if r.name == "telephony.tasks"]
