@@ -283,35 +283,42 @@ def rollup_agent_intervals(keys: Keys, cutoff: datetime, accruing=frozenset()) -
         for k, v in time.items()
         if any(v.values())
     ]
+    names = ", ".join(("owner", "key", *TIME_COLUMNS))
     if d.is_postgresql():
         arrays = list(map(list, zip(*time_rows, strict=True))) or [[] for _ in range(8)]
         floats = ", ".join(["%s::float8[]"] * len(TIME_COLUMNS))
-        time_sql = f"SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], {floats})"  # noqa: S608
+        unnest = f"unnest(%s::bigint[], %s::timestamptz[], {floats})"
+        time_sql = f"SELECT * FROM {unnest} AS t({names})"  # noqa: S608 - our expressions
         time_params = tuple(arrays)
     else:
-        extracted = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(8))
+        extracted = ", ".join(f"json_extract(value, '$[{i}]') AS {name}"
+                              for i, name in enumerate(names.split(", ")))  # fmt: skip
         time_sql = f"SELECT {extracted} FROM json_each(%s)"  # noqa: S608 - our expressions
         time_params = (d.id_list(time_rows),)
     columns = [*TIME_COLUMNS, *AGENT_FACT_SUMS, "missed_offers"]
     assert sorted(columns) == sorted(AGENT_COUNTERS)
-    zeros = lambda names: ", ".join(f"0 AS {c}" for c in names)  # noqa: E731
     fact_sums = ", ".join(f"{sql} AS {name}" for name, sql in AGENT_FACT_SUMS.items())
     facts, facts_where, facts_params = keys.scope(FACTS, "f", "agent_id", "agent_interval_start")
     missed, missed_where, missed_params = keys.scope(MISSED, "m", "agent_id", "interval_start")
+    sources = {"t": TIME_COLUMNS, "f": AGENT_FACT_SUMS, "m": ("missed_offers",)}
+    values = ", ".join(f"coalesce({alias}.{c}, 0) AS {c}" for alias, names in sources.items()
+                       for c in names)  # fmt: skip
+    # Each source holds a key once: FULL JOINs pair them (a GROUP BY of their UNION summed
+    # fourteen columns over every key, and spilled at a million keys).
     computed = f"""
-SELECT owner AS agent_id, key AS interval_start, {", ".join(f"sum({c}) AS {c}" for c in columns)}
+SELECT coalesce(f.owner, m.owner, t.owner) AS agent_id,
+       coalesce(f.key, m.key, t.key) AS interval_start, {values}
 FROM (
-  SELECT f.agent_id AS owner, f.agent_interval_start AS key, {zeros(TIME_COLUMNS)},
-         {fact_sums}, 0 AS missed_offers
+  SELECT f.agent_id AS owner, f.agent_interval_start AS key, {fact_sums}
   FROM {facts} WHERE {facts_where} AND {ANSWERED}
   GROUP BY f.agent_id, f.agent_interval_start
-  UNION ALL
-  SELECT m.agent_id, m.interval_start, {zeros(TIME_COLUMNS)}, {zeros(AGENT_FACT_SUMS)},
-         count(*)
+) f
+FULL JOIN (
+  SELECT m.agent_id AS owner, m.interval_start AS key, count(*) AS missed_offers
   FROM {missed} WHERE {missed_where} GROUP BY m.agent_id, m.interval_start
-  UNION ALL
-  SELECT t.*, {zeros(AGENT_FACT_SUMS)}, 0 FROM ({time_sql}) t
-) x GROUP BY owner, key"""  # noqa: S608 - model tables and columns
+) m ON m.owner = f.owner AND m.key = f.key
+FULL JOIN ({time_sql}) t
+  ON t.owner = coalesce(f.owner, m.owner) AND t.key = coalesce(f.key, m.key)"""  # noqa: S608
     params = facts_params + missed_params + time_params
     table = AgentInterval._meta.db_table
     _write_rows(table, ["agent_id", "interval_start", *columns], computed, params, keys)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics import kpis, selectors
-from analytics.models import EntryOutcome, QueueDay, QueueEntryFact
+from analytics.models import AgentInterval, EntryOutcome, QueueDay, QueueEntryFact
 from analytics.services import rollup_run
 from callcenter.choices import CallOutcome
 from routing.models import Reservation, ReservationStatus
@@ -213,6 +213,31 @@ def test_missed_offers_per_agent(q):
     row = selectors.agent_report([alice.pk], date(2026, 1, 5), date(2026, 1, 5))[0]
     assert row["missed_offers"] == 2
     assert QueueEntryFact.objects.get().outcome == EntryOutcome.ABANDONED
+
+
+def test_an_agent_interval_pairs_time_answers_and_missed_offers_once_each(q):
+    """An agent's 15-minute row joins its three sources: time from status events, answered
+    entries and missed offers; a source absent from an interval counts zero there."""
+    alice = AgentFactory(queues=[q])
+    agent_timeline(alice, [(T0, "available", "idle"), (T0 + 10 * S, "available", "on_call"),
+                           (T0 + 70 * S, "available", "idle"),
+                           (T0 + 20 * 60 * S, "offline", "idle")])  # fmt: skip
+    ended_call(q, created=T0, enqueued=T0, answered=T0 + 10 * S, ended=T0 + 70 * S, agent=alice)
+    # Missed offers: one in the first interval (with time and an answer), one in the second
+    # (time only), one at 10:45, after she logged off (no time, no answer).
+    lost = abandoned(q, T0 + 100 * S, 3000)
+    for offset in (200, 16 * 60, 45 * 60):
+        Reservation.objects.create(call=lost, agent=alice, queue=q,
+                                   status=ReservationStatus.TIMED_OUT, offered_at=T0 + offset * S,
+                                   expires_at=T0 + (offset + 20) * S,
+                                   ended_at=T0 + (offset + 20) * S)  # fmt: skip
+    rollup_run(now=LATER)
+    rows = AgentInterval.objects.filter(agent=alice).order_by("interval_start")
+    got = [(r.interval_start - T0, r.logged_in_seconds, r.on_call_seconds, r.answered,
+            r.talk_sum, r.missed_offers) for r in rows]  # fmt: skip
+    minutes = lambda n: timedelta(minutes=n)  # noqa: E731
+    assert got == [(minutes(0), 900, 60, 1, 60, 1), (minutes(15), 300, 0, 0, 0, 1),
+                   (minutes(45), 0, 0, 0, 0, 1)]  # fmt: skip
 
 
 def test_percentiles_are_nearest_rank_over_histogram_buckets():
