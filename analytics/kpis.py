@@ -10,7 +10,6 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from itertools import accumulate
-from math import ceil
 from sys import byteorder
 
 EDGES: tuple[int, ...] = (  # fewer than 256 buckets: a bucket list stores one byte each
@@ -19,6 +18,8 @@ EDGES: tuple[int, ...] = (  # fewer than 256 buckets: a bucket list stores one b
 )  # fmt: skip
 assert len(EDGES) <= 256
 PERCENTILES = (50, 90, 95)
+_WAIT_KEYS = tuple(f"wait_p{p}_seconds" for p in PERCENTILES)
+_HANDLE_KEYS = tuple(f"handle_p{p}_seconds" for p in PERCENTILES)
 BIG_ENDIAN = byteorder == "big"
 
 QUEUE_FORMULAS = {
@@ -126,17 +127,22 @@ def histogram(values) -> array:
 def percentiles(hist, ps=PERCENTILES) -> dict[int, int | None]:
     """Nearest-rank p-th percentiles: the lower edge of the bucket holding rank ⌈p/100 · n⌉
     (one cumulative pass, then a binary search per p)."""
+    return dict(zip(ps, _percentile_values(hist, ps), strict=True))
+
+
+def _percentile_values(hist, ps) -> tuple:
     if isinstance(hist, bytes | memoryview):
         hist = from_bytes(hist)
     cumulative = list(accumulate(hist)) if hist else []
     total = cumulative[-1] if cumulative else 0
     if not total:
-        return dict.fromkeys(ps)
-    return {p: EDGES[bisect_left(cumulative, max(1, ceil(p * total / 100)))] for p in ps}
+        return (None,) * len(ps)
+    # ⌈p · n / 100⌉ in integers (at least rank 1).
+    return tuple(EDGES[bisect_left(cumulative, -(-p * total // 100) or 1)] for p in ps)
 
 
 def percentile(hist, p: int) -> int | None:
-    return percentiles(hist, (p,))[p]
+    return _percentile_values(hist, (p,))[0]
 
 
 def _ratio(num, den, digits=4):
@@ -167,10 +173,8 @@ def queue_kpis(c: dict) -> dict:
         "callbacks": c["callbacks"],
         "failed": c["failed"],
     }
-    for p, value in percentiles(c["wait_histogram"]).items():
-        out[f"wait_p{p}_seconds"] = value
-    for p, value in percentiles(c["handle_histogram"]).items():
-        out[f"handle_p{p}_seconds"] = value
+    for keys, hist in ((_WAIT_KEYS, c["wait_histogram"]), (_HANDLE_KEYS, c["handle_histogram"])):
+        out.update(zip(keys, _percentile_values(hist, PERCENTILES), strict=True))
     return out
 
 

@@ -96,9 +96,12 @@ def _world(ctx, sizes: dict, history: int, now: datetime) -> str:
             f"{sizes['queues']} queues, {sizes['agents']:,} agents")  # fmt: skip
 
 
-def _append_calls(count: int, *, days: int, now: int, stage: str) -> tuple[int, int]:
-    """datagen's ended calls for the queues and members already in the database; their ids."""
-    world = _world_from_database(now)
+def _append_calls(
+    count: int, *, days: int, now: int, stage: str, queue_ids: list[int] | None = None
+) -> tuple[int, int]:
+    """datagen's ended calls for the queues (all, or `queue_ids`) and members already in the
+    database; their ids."""
+    world = _world_from_database(now, queue_ids)
     with transaction.atomic():
         pg = connection.connection
         first = _next_id(pg, Call)
@@ -118,11 +121,14 @@ def _delete_calls(first: int, last: int) -> None:
     _refresh_statistics(connection, [Call._meta.db_table])
 
 
-def _world_from_database(now: int) -> datagen.World:
-    """The World datagen's call stage reads, rebuilt from the rows it wrote (same popularity)."""
+def _world_from_database(now: int, queue_ids: list[int] | None = None) -> datagen.World:
+    """The World datagen's call stage reads, rebuilt from the rows it wrote (same popularity,
+    by rank among `queue_ids` when given)."""
     world = datagen.World(now=now)
-    queues = Queue.objects.order_by("id").values_list("id", "time_zone", "short_abandon_seconds",
-                                                      "max_wait_seconds")  # fmt: skip
+    queues = Queue.objects.order_by("id")
+    if queue_ids is not None:
+        queues = queues.filter(id__in=queue_ids)
+    queues = queues.values_list("id", "time_zone", "short_abandon_seconds", "max_wait_seconds")
     index = {}
     for i, (qid, tz, short, max_wait) in enumerate(queues):
         index[qid] = i
@@ -133,7 +139,8 @@ def _world_from_database(now: int) -> datagen.World:
         world.queue_short_abandon.append(short)
         world.queue_max_wait.append(max_wait or 600)
         world.members.append(array("q"))
-    for agent_id, queue_id in QueueMembership.objects.values_list("agent_id", "queue_id"):
+    memberships = QueueMembership.objects.filter(queue_id__in=list(index))
+    for agent_id, queue_id in memberships.values_list("agent_id", "queue_id"):
         world.members[index[queue_id]].append(agent_id)
     return world
 
