@@ -173,9 +173,18 @@ def queue_kpis(c: dict) -> dict:
         "callbacks": c["callbacks"],
         "failed": c["failed"],
     }
-    for keys, hist in ((_WAIT_KEYS, c["wait_histogram"]), (_HANDLE_KEYS, c["handle_histogram"])):
-        out.update(zip(keys, _percentile_values(hist, PERCENTILES), strict=True))
+    for name, keys in (("wait", _WAIT_KEYS), ("handle", _HANDLE_KEYS)):
+        out.update(zip(keys, _percentiles_of(c, name), strict=True))
     return out
+
+
+def _percentiles_of(c: dict, name: str) -> tuple:
+    """`name`'s (wait or handle) percentiles: of the buckets a day row stores
+    (`<name>_percentile_buckets`, analytics.models.QueueDay) or of the histogram."""
+    stored = c.get(f"{name}_percentile_buckets")
+    if stored is not None:
+        return tuple(None if index is None else EDGES[index] for index in stored)
+    return _percentile_values(c[f"{name}_histogram"], PERCENTILES)
 
 
 def agent_kpis(c: dict) -> dict:

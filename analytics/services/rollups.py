@@ -12,8 +12,10 @@ from datetime import date, datetime
 from django.db import connection
 
 from analytics import dialect as d
+from analytics.kpis import PERCENTILES
 from analytics.models import (
     AGENT_COUNTERS,
+    DAY_PERCENTILE_COLUMNS,
     QUEUE_COUNTERS,
     AgentInterval,
     MissedOfferFact,
@@ -131,7 +133,8 @@ def keys_between(sources, begin: datetime | date | None, end: datetime | date | 
 def _queue_rows(field: str, keys: Keys, *, bucket_lists: bool) -> tuple[str, tuple]:
     """SELECT (queue_id, `field`, QUEUE_SUMS..., wait_histogram, handle_histogram) of the keys'
     facts: bucket lists computed with the counters in one pass, or packed histograms (a
-    GROUP BY per histogram, joined to the counters)."""
+    GROUP BY per histogram, joined to the counters) followed by their percentiles' buckets
+    (DAY_PERCENTILE_COLUMNS)."""
     sums = ", ".join(f"{sql} AS {name}" for name, sql in QUEUE_SUMS.items())
     scoped, where, params = keys.scope(FACTS, "f", "queue_id", field)
     grouped = f"FROM {scoped} WHERE {where} GROUP BY f.queue_id, f.{field}"
@@ -139,23 +142,35 @@ def _queue_rows(field: str, keys: Keys, *, bucket_lists: bool) -> tuple[str, tup
         lists = ", ".join(f"{d.bucket_list(f'f.{bucket}', ANSWERED)} AS {name}_histogram"
                           for name, bucket in HISTOGRAMS)  # fmt: skip
         return f"SELECT f.queue_id, f.{field}, {sums}, {lists} {grouped}", params
+    # A bucket holds the p-th percentile (nearest rank ⌈p·n/100⌉) when it is the first whose
+    # running count reaches p·n/100 (kpis.percentiles).
+    ranks = ", ".join(f"min(b) FILTER (WHERE cum * 100 >= {p} * total) AS p{p}"
+                      for p in PERCENTILES)  # fmt: skip
+    within = f"PARTITION BY f.queue_id, f.{field}"
     histograms = [
         f"""{name}_buckets AS (
   SELECT f.queue_id, f.{field} AS key, f.{bucket} AS b, count(*) AS n,
-         lag(f.{bucket}, 1, -1)
-           OVER (PARTITION BY f.queue_id, f.{field} ORDER BY f.{bucket}) AS prev
+         lag(f.{bucket}, 1, -1) OVER ({within} ORDER BY f.{bucket}) AS prev,
+         CAST(sum(count(*)) OVER ({within} ORDER BY f.{bucket}) AS BIGINT) AS cum,
+         CAST(sum(count(*)) OVER ({within}) AS BIGINT) AS total
   FROM {scoped} WHERE {where} AND {ANSWERED} GROUP BY f.queue_id, f.{field}, f.{bucket}
 ), {name}s AS (
-  SELECT queue_id, key, {d.histogram("b", "n", "prev")} AS h
+  SELECT queue_id, key, {d.histogram("b", "n", "prev")} AS h, {ranks}
   FROM {name}_buckets GROUP BY queue_id, key
 )"""  # noqa: S608 - model tables and columns
         for name, bucket in HISTOGRAMS
     ]
     empty = d.empty_histogram()
+    percentiles = ", ".join(
+        f"{alias}.p{p} AS {column}"
+        for alias, name in (("w", "wait"), ("h", "handle"))
+        for p, column in zip(PERCENTILES, DAY_PERCENTILE_COLUMNS[name], strict=True)
+    )
     computed = f"""
 WITH counters AS (SELECT f.queue_id, f.{field} AS key, {sums} {grouped}), {", ".join(histograms)}
 SELECT c.queue_id, c.key AS {field}, {", ".join(f"c.{name}" for name in QUEUE_SUMS)},
-       coalesce(w.h, {empty}) AS wait_histogram, coalesce(h.h, {empty}) AS handle_histogram
+       coalesce(w.h, {empty}) AS wait_histogram, coalesce(h.h, {empty}) AS handle_histogram,
+       {percentiles}
 FROM counters c
 LEFT JOIN waits w ON w.queue_id = c.queue_id AND w.key = c.key
 LEFT JOIN handles h ON h.queue_id = c.queue_id AND h.key = c.key
@@ -169,6 +184,8 @@ def _rollup_queue(model, field: str, keys: Keys, *, bucket_lists: bool) -> None:
     d.prepare()
     table = model._meta.db_table
     columns = ["queue_id", field, *QUEUE_SUMS, "wait_histogram", "handle_histogram"]
+    if not bucket_lists:
+        columns += [*DAY_PERCENTILE_COLUMNS["wait"], *DAY_PERCENTILE_COLUMNS["handle"]]
     computed, params = _queue_rows(field, keys, bucket_lists=bucket_lists)
     _write_rows(table, columns, computed, params, keys)
 

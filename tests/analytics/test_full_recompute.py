@@ -78,3 +78,14 @@ def test_the_migration_turns_packed_interval_histograms_into_bucket_lists():
     packed = kpis.to_bytes(kpis.histogram([37, 3, 3]))
     assert migration._bucket_list(packed) == bytes(sorted(kpis.bucket(w) for w in (3, 3, 37)))
     assert migration._bucket_list(b"") == b""
+
+
+def test_the_migration_gives_days_written_before_their_percentile_buckets():
+    migration = importlib.import_module("analytics.migrations.0004_queue_day_percentile_buckets")
+    waits = [3, 3, 37, 200]  # ranks: p50 → 2nd (3), p90 and p95 → 4th (200)
+    buckets = migration._buckets(kpis.to_bytes(kpis.histogram(waits)))
+    assert buckets == [kpis.bucket(3), kpis.bucket(200), kpis.bucket(200)]
+    edges = [kpis.EDGES[i] for i in buckets]
+    assert edges == list(kpis.percentiles(kpis.histogram(waits)).values())
+    assert migration._buckets(kpis.to_bytes(kpis.empty_histogram())) == [None, None, None]
+    assert migration._buckets(b"") == [None, None, None]

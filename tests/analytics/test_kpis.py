@@ -96,6 +96,10 @@ def test_answered_service_level_asa_aht_and_percentiles(q):
     # Nearest rank over [10, 30]: p50 → rank 1 → 10; p90 → rank ⌈1.8⌉ = 2 → 30.
     assert (r["wait_p50_seconds"], r["wait_p90_seconds"], r["wait_p95_seconds"]) == (10, 30, 30)
     assert (r["handle_p50_seconds"], r["handle_p95_seconds"]) == (90, 150)
+    # The day report reads the same percentiles from the buckets its day row stores.
+    (by_day,) = selectors.interval_report([q], date(2026, 1, 5), date(2026, 1, 5), "day")
+    timed = [k for k in by_day if k.endswith("_seconds")]  # averages and percentiles
+    assert {k: by_day[k] for k in timed} == {k: r[k] for k in timed}
 
     agents = {row["agent"]: row for row in selectors.agent_report(None, date(2026, 1, 5),
                                                                   date(2026, 1, 5))}  # fmt: skip

@@ -9,7 +9,9 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analytics import kpis
 from analytics.models import (
+    DAY_PERCENTILE_COLUMNS,
     AgentInterval,
     MissedOfferFact,
     QueueDay,
@@ -59,6 +61,16 @@ def _snapshot(with_ids: bool):
         fields = [f.attname for f in model._meta.concrete_fields if with_ids or f.name != "id"]
         out[model.__name__] = sorted(map(repr, model.objects.values_list(*fields)))
     return out
+
+
+def _assert_day_percentiles_are_their_histograms():
+    """A day's stored percentile buckets are those kpis.percentiles finds in its histogram."""
+    for day in QueueDay.objects.all():
+        for name, columns in DAY_PERCENTILE_COLUMNS.items():
+            stored = [getattr(day, column) for column in columns]
+            edges = [None if index is None else kpis.EDGES[index] for index in stored]
+            histogram = bytes(getattr(day, f"{name}_histogram"))
+            assert edges == list(kpis.percentiles(histogram).values()), (day, name)
 
 
 def _call_writer(spec, queues, agents):
@@ -132,6 +144,7 @@ def test_incremental_rollups_equal_a_full_recompute(db, calls, steps, cuts):
             rollup_run(now=cut)
         incremental, content = _snapshot(with_ids=True), _snapshot(with_ids=False)
         assert any(content.values()) or not calls
+        _assert_day_percentiles_are_their_histograms()
         rollup_run(now=end)
         assert _snapshot(with_ids=True) == incremental, "a second run changed rows"
 
