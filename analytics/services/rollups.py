@@ -318,8 +318,8 @@ def rollup_agent_intervals(keys: Keys, cutoff: datetime, accruing=frozenset()) -
     facts, facts_where, facts_params = keys.scope(FACTS, "f", "agent_id", "agent_interval_start")
     missed, missed_where, missed_params = keys.scope(MISSED, "m", "agent_id", "interval_start")
     sources = {"t": TIME_COLUMNS, "f": AGENT_FACT_SUMS, "m": ("missed_offers",)}
-    values = ", ".join(f"coalesce({alias}.{c}, 0) AS {c}" for alias, names in sources.items()
-                       for c in names)  # fmt: skip
+    values = ", ".join(f"coalesce({alias}.{c}, 0) AS {c}" for alias, counters in sources.items()
+                       for c in counters)  # fmt: skip
     # Each source holds a key once: FULL JOINs pair them (a GROUP BY of their UNION summed
     # fourteen columns over every key, and spilled at a million keys).
     computed = f"""
