@@ -300,16 +300,16 @@ def rollup_agent_intervals(keys: Keys, cutoff: datetime, accruing=frozenset()) -
         for k, v in time.items()
         if any(v.values())
     ]
-    names = ", ".join(("owner", "key", *TIME_COLUMNS))
+    names = ("owner", "key", *TIME_COLUMNS)
     if d.is_postgresql():
-        arrays = list(map(list, zip(*time_rows, strict=True))) or [[] for _ in range(8)]
+        arrays = list(map(list, zip(*time_rows, strict=True))) or [[] for _ in names]
         floats = ", ".join(["%s::float8[]"] * len(TIME_COLUMNS))
         unnest = f"unnest(%s::bigint[], %s::timestamptz[], {floats})"
-        time_sql = f"SELECT * FROM {unnest} AS t({names})"  # noqa: S608 - our expressions
+        time_sql = f"SELECT * FROM {unnest} AS t({', '.join(names)})"  # noqa: S608
         time_params = tuple(arrays)
     else:
         extracted = ", ".join(f"json_extract(value, '$[{i}]') AS {name}"
-                              for i, name in enumerate(names.split(", ")))  # fmt: skip
+                              for i, name in enumerate(names))  # fmt: skip
         time_sql = f"SELECT {extracted} FROM json_each(%s)"  # noqa: S608 - our expressions
         time_params = (d.id_list(time_rows),)
     columns = [*TIME_COLUMNS, *AGENT_FACT_SUMS, "missed_offers"]
