@@ -215,7 +215,10 @@ class SimulatedRegistrationOutput(serializers.Serializer):
 
 class SimulatedDecisionInput(serializers.Serializer):
     call_sid = serializers.CharField(
-        required=False, max_length=34, help_text="The ringing leg; default the oldest one."
+        required=False,
+        max_length=34,
+        help_text="The leg; default the oldest ringing one (answer, reject) or the newest"
+        " answered one (hangup).",
     )
 
 
@@ -223,6 +226,11 @@ class SimulatedSoftphoneCallOutput(serializers.Serializer):
     call_sid = serializers.CharField(source="sid")
     status = serializers.CharField()
     conference_name = serializers.CharField(allow_null=True)
+    awaiting_decision = serializers.BooleanField(help_text="Ringing, waiting for an answer.")
+
+
+class SimulatedSoftphoneCallsOutput(serializers.Serializer):
+    calls = SimulatedSoftphoneCallOutput(many=True)
 
 
 class SimulatedSoftphoneView(APIView):
@@ -239,7 +247,11 @@ class SimulatedSoftphoneView(APIView):
     def call_simulator(self, function, *args, **kwargs):
         try:
             return function(*args, **kwargs)
-        except (simulated_device.NotSimulated, simulated_device.NoRingingCall) as error:
+        except (
+            simulated_device.NotSimulated,
+            simulated_device.NoRingingCall,
+            simulated_device.NoConnectedCall,
+        ) as error:
             raise SimulatedSoftphoneNotFound(error.message) from error
         except simulated_device.SimulatorUnavailable as error:
             raise SimulatorUnavailable(error.message) from error
@@ -286,6 +298,21 @@ class SimulatedSoftphoneRejectView(SimulatedSoftphoneDecisionView):
     decide = staticmethod(simulated_device.device_reject)
 
 
+class SimulatedSoftphoneHangUpView(SimulatedSoftphoneDecisionView):
+    """Simulated mode: hang up my answered call (default the newest), as on a real phone."""
+
+    decide = staticmethod(simulated_device.device_hang_up)
+
+
+class SimulatedSoftphoneCallsView(SimulatedSoftphoneView):
+    """Simulated mode: the calls ringing or up on my softphone, oldest first."""
+
+    @extend_schema(responses=SimulatedSoftphoneCallsOutput)
+    def get(self, request):
+        calls = self.call_simulator(simulated_device.device_calls, self.identity(request))
+        return Response(SimulatedSoftphoneCallsOutput({"calls": calls}).data)
+
+
 # Included by callcenter.urls at `softphone/simulated/`.
 urlpatterns = [
     path(
@@ -293,4 +320,6 @@ urlpatterns = [
     ),
     path("answer/", SimulatedSoftphoneAnswerView.as_view(), name="softphone-simulated-answer"),
     path("reject/", SimulatedSoftphoneRejectView.as_view(), name="softphone-simulated-reject"),
+    path("hangup/", SimulatedSoftphoneHangUpView.as_view(), name="softphone-simulated-hangup"),
+    path("calls/", SimulatedSoftphoneCallsView.as_view(), name="softphone-simulated-calls"),
 ]

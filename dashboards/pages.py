@@ -14,7 +14,13 @@ from callcenter.roles import is_admin, is_supervisor
 def supervisor(request):
     if not (is_supervisor(request.user) or is_admin(request.user)):
         raise PermissionDenied("The supervisor dashboard is for supervisors.")
-    return render(request, "dashboards/supervisor.html", {"user_id": request.user.pk})
+    # Listening in rings the supervisor's own softphone: theirs when they have an agent profile.
+    page = {
+        "userId": request.user.pk,
+        "hasSoftphone": Agent.objects.filter(user=request.user).exists(),
+        "telephonyMode": settings.TELEPHONY_MODE,
+    }
+    return render(request, "dashboards/supervisor.html", {"user_id": request.user.pk, "page": page})
 
 
 @login_required

@@ -31,6 +31,10 @@ class NoRingingCall(SimulatedDeviceError):
     """No call is ringing the identity and waiting for a decision."""
 
 
+class NoConnectedCall(SimulatedDeviceError):
+    """No answered call is up on the identity."""
+
+
 class SimulatorUnavailable(SimulatedDeviceError):
     """The simulator could not be reached or answered unexpectedly."""
 
@@ -79,6 +83,8 @@ def _request(method: str, identity: str, action: str = "", data: dict | None = N
         ) from error
     if response.status_code == 404 and action in ("Answer", "Reject"):
         raise NoRingingCall("No call is ringing your softphone.")
+    if response.status_code == 404 and action == "Hangup":
+        raise NoConnectedCall("No call is up on your softphone.")
     if response.status_code >= 400:
         raise SimulatorUnavailable(
             f"The telephony simulator answered {response.status_code} to {method} {action}."
@@ -121,3 +127,8 @@ def device_answer(identity: str, *, call_sid: str | None = None) -> DeviceCall:
 def device_reject(identity: str, *, call_sid: str | None = None) -> DeviceCall:
     """Reject the oldest ringing leg (or `call_sid`): it ends `busy`."""
     return _call(_request("POST", identity, "Reject", {"CallSid": call_sid} if call_sid else {}))
+
+
+def device_hang_up(identity: str, *, call_sid: str | None = None) -> DeviceCall:
+    """Hang up the newest answered leg (or `call_sid`), as the person on the softphone."""
+    return _call(_request("POST", identity, "Hangup", {"CallSid": call_sid} if call_sid else {}))

@@ -100,6 +100,18 @@ class InteractiveDevices:
             return pending.leg
         return None
 
+    def hang_up(self, identity: str, call_sid: str | None = None) -> SimCall | None:
+        """The person hangs up their answered leg to `identity` (or the one named; default the
+        newest): None when no leg of that identity is connected."""
+        legs = [leg for leg in self.live_legs(identity) if leg.answered_at is not None]
+        if call_sid is not None:
+            legs = [leg for leg in legs if leg.sid == call_sid]
+        if not legs:
+            return None
+        leg = legs[-1]
+        leg.hang_up(by=leg.party.role)
+        return leg
+
     def live_legs(self, identity: str) -> list[SimCall]:
         """Legs to `client:<identity>` that are ringing or connected, oldest first."""
         legs = [

@@ -12,18 +12,10 @@ from callcenter.models import Agent, Call, Queue, Voicemail
 from routing.models import Reservation, ReservationStatus, WorkKind
 from routing.services import routing_run
 from telephony.models import Operation, OperationKind, OperationStatus
+from tests.browser.pages import ready_agent_page
 from tests.factories import ended_call
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-
-def _ready_page(open_page, agent, **options):
-    page = open_page(agent.user, "/agent/", **options)
-    expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
-    expect(page.locator("#device-state")).to_contain_text("ready")
-    page.click("button[data-status=available]")
-    expect(page.locator("#my-status")).to_have_text("available")
-    return page
 
 
 def _succeeded(kind) -> bool:
@@ -32,7 +24,7 @@ def _succeeded(kind) -> bool:
 
 def test_accept_hold_hang_up_and_wrap_up(call_center, open_page):
     bob = Agent.objects.get(user__username="bob")
-    page = _ready_page(open_page, bob)
+    page = ready_agent_page(open_page, bob)
 
     traffic = call_center.start_traffic(1, 60)
     expect(page.locator("#offer")).to_be_visible()
@@ -67,7 +59,7 @@ def test_accept_hold_hang_up_and_wrap_up(call_center, open_page):
 
 def test_an_offer_arrives_through_the_fallback_when_the_socket_is_cut(call_center, open_page):
     bob = Agent.objects.get(user__username="bob")
-    page = _ready_page(open_page, bob, cuttable=True)
+    page = ready_agent_page(open_page, bob, cuttable=True)
     page.evaluate("window.__cutSockets()")
     expect(page.locator("#live-state")).to_have_attribute("data-state", "fallback")
 
@@ -80,7 +72,7 @@ def test_an_offer_arrives_through_the_fallback_when_the_socket_is_cut(call_cente
 
 def test_a_voicemail_is_offered_taken_and_finished_on_the_page(call_center, open_page):
     bob = Agent.objects.get(user__username="bob")
-    page = _ready_page(open_page, bob)
+    page = ready_agent_page(open_page, bob)
     Agent.objects.filter(pk=bob.pk).update(last_seen_at=timezone.now())  # the page is open
     sales = Queue.objects.get(name="Sales")
     call = ended_call(sales, outcome="voicemail", from_number="+14155550142")

@@ -32,9 +32,10 @@ def center(live_server):
     # reach it however fast the server answers.
     Queue.objects.update(business_hours={}, max_wait_seconds=8, wrap_up_seconds=0)
     Queue.objects.filter(name="Support").update(max_wait_action=MaxWaitAction.CALLBACK)
-    for n in range(AGENTS - Agent.objects.count()):
+    members = Agent.objects.filter(memberships__isnull=False).distinct()  # not the supervisor
+    for n in range(AGENTS - members.count()):
         AgentFactory(queues=[queues[n % len(queues)], queues[(n + 1) % len(queues)]])
-    for agent in Agent.objects.all():
+    for agent in members:
         agent_set_status(agent_id=agent.pk, status="available")
     return live_server
 

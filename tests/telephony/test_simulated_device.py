@@ -21,6 +21,8 @@ from tests.factories import AgentFactory, UserFactory
 REGISTER = "/api/v1/softphone/simulated/register/"
 ANSWER = "/api/v1/softphone/simulated/answer/"
 REJECT = "/api/v1/softphone/simulated/reject/"
+HANGUP = "/api/v1/softphone/simulated/hangup/"
+CALLS = "/api/v1/softphone/simulated/calls/"
 # Answered, a leg runs this: it stays up until it is hung up.
 STAY = '<Response><Pause length="3600"/></Response>'
 # A scripted softphone would answer at once and hang up soon: any wait shows it did not.
@@ -118,6 +120,34 @@ def test_answered_leg_stays_up_until_hung_up(simulator, agent_api):
     assert device_calls(agent.softphone_identity) == []
 
 
+def test_the_person_hangs_up_their_answered_leg(simulator, agent_api):
+    agent, api = agent_api
+    simulator()
+    assert api.post(REGISTER, format="json").status_code == 200
+    sid = ring(agent.softphone_identity)
+    wait_until(lambda: ringing(agent.softphone_identity))
+    listed = api.get(CALLS).json()["calls"]
+    assert [(c["call_sid"], c["awaiting_decision"]) for c in listed] == [(sid, True)]
+    response = api.post(HANGUP, format="json")  # ringing is not answered: nothing to hang up
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    assert status_of(sid) == "ringing"
+
+    assert api.post(ANSWER, format="json").status_code == 200
+    wait_until(lambda: status_of(sid) == "in-progress")
+    assert api.get(CALLS).json()["calls"][0]["awaiting_decision"] is False
+    response = api.post(HANGUP, {"call_sid": "CA" + "0" * 32}, format="json")  # not this leg
+    assert response.status_code == 404 and status_of(sid) == "in-progress"
+    response = api.post(HANGUP, {"call_sid": "x" * 35}, format="json")
+    assert response.status_code == 400 and status_of(sid) == "in-progress"
+
+    response = api.post(HANGUP, {"call_sid": sid}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["call_sid"] == sid
+    wait_until(lambda: status_of(sid) == "completed")
+    assert api.get(CALLS).json()["calls"] == []
+    assert api.post(HANGUP, format="json").status_code == 404
+
+
 def test_rejected_leg_ends_busy(simulator, agent_api):
     agent, api = agent_api
     simulator()
@@ -184,20 +214,22 @@ def test_the_device_api_needs_the_simulator_credentials(simulator):
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("url", [REGISTER, ANSWER, REJECT])
-def test_anonymous_and_non_agents_are_refused(db, url):
+@pytest.mark.parametrize("method,url", [("post", REGISTER), ("post", ANSWER), ("post", REJECT),
+                                        ("post", HANGUP), ("get", CALLS)])  # fmt: skip
+def test_anonymous_and_non_agents_are_refused(db, method, url):
     api = APIClient()
-    assert api.post(url, format="json").status_code in (401, 403)
+    assert getattr(api, method)(url, format="json").status_code in (401, 403)
     api.force_authenticate(UserFactory(roles=["supervisor"]))
-    response = api.post(url, format="json")
+    response = getattr(api, method)(url, format="json")
     assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"
 
 
-@pytest.mark.parametrize("url", [REGISTER, ANSWER, REJECT])
-def test_not_found_outside_simulated_mode(agent_api, settings, url):
+@pytest.mark.parametrize("method,url", [("post", REGISTER), ("post", ANSWER), ("post", REJECT),
+                                        ("post", HANGUP), ("get", CALLS)])  # fmt: skip
+def test_not_found_outside_simulated_mode(agent_api, settings, method, url):
     _agent, api = agent_api
     settings.TELEPHONY_MODE = "twilio"
-    response = api.post(url, format="json")
+    response = getattr(api, method)(url, format="json")
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     assert "simulated" in response.json()["error"]["message"]
 

@@ -60,6 +60,8 @@ class Command(BaseCommand):
         supervisor = self._user("supervisor", "Sam", "Supervisor", Role.SUPERVISOR, password)
         for queue in queues.values():
             queue.supervisors.add(supervisor)
+        # A softphone to listen in with; in no queue, so routing never offers them a call.
+        Agent.objects.get_or_create(user=supervisor)
         for username, first, last, memberships in AGENTS:
             user = self._user(username, first, last, Role.AGENT, password)
             agent, _ = Agent.objects.get_or_create(user=user)

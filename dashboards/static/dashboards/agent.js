@@ -9,7 +9,11 @@
   const $ = (id) => document.getElementById(id);
   const me = {agent: null, offer: null, call: null, voicemail: null, onHold: false, recording: false};
   const OFFER_TEXT = {call: "Incoming call from", callback: "Call back", voicemail: "Voicemail from"};
-  const device = makeDevice();
+  const device = window.Softphone.create(page.telephonyMode,
+    (text) => { $("device-state").textContent = text; });
+  // Legs the page asks for itself (chat invitations, chat.js): answered and shown "on the line".
+  const line = window.Softphone.line(device, {say, onChange: () => render()});
+  window.Phone = line;
 
   // -- snapshot ---------------------------------------------------------------------------
   async function load() {
@@ -46,7 +50,8 @@
     $("voicemail").hidden = !listening || offered;
     $("current-call").hidden = !onCall || offered;
     $("wrap-up").hidden = !wrapping || onCall || listening;
-    $("idle-note").hidden = offered || onCall || wrapping || listening;
+    $("idle-note").hidden = offered || onCall || wrapping || listening || line.active();
+    if (onCall) $("line").hidden = true; // our own call (an internal one we placed) shows above
     if (offered) {
       const callback = me.offer.callback;
       $("offer-kind").textContent = OFFER_TEXT[me.offer.kind] || OFFER_TEXT.call;
@@ -88,8 +93,7 @@
     const data = frame.data;
     if (window.Chat) window.Chat.onFrame(frame); // the chat panel (chat.js)
     if (frame.type === "offer.created") {
-      me.offer = data;
-      if (data.kind !== "voicemail") device.ringing(data); // a voicemail rings no phone
+      me.offer = data; // a call or callback rings the softphone; a voicemail rings nothing
     } else if (frame.type === "offer.updated") {
       const offer = me.offer && me.offer.reservation_id === data.reservation_id ? me.offer : null;
       if (offer) me.offer = null;
@@ -183,66 +187,6 @@
       reloadSoon();
     });
   });
-
-  // -- the softphone device ---------------------------------------------------------------
-  // Simulated mode: the Twilio simulator waits for this page's decision on each ring.
-  // Twilio mode: the Twilio Voice JS SDK's Device, registered with a token from our API.
-  // An offer's frame can reach the page before its ring reaches the softphone: an answer
-  // (or a reject) given meanwhile waits for the ring, up to RING_WAIT_MS.
-  const RING_WAIT_MS = 10000;
-  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  async function whenRinging(decide) {
-    const deadline = Date.now() + RING_WAIT_MS;
-    for (;;) {
-      try {
-        return await decide();
-      } catch (error) {
-        if (error.status !== 404 || Date.now() > deadline) throw error; // 404: no ring yet
-        await pause(250);
-      }
-    }
-  }
-  function makeDevice() {
-    if (page.telephonyMode === "simulated") {
-      const register = () => api("POST", "/api/v1/softphone/simulated/register/")
-        .then(() => { $("device-state").textContent = "(simulated device ready)"; })
-        .catch((error) => { $("device-state").textContent = `(device: ${error.message})`; });
-      register();
-      setInterval(register, 30000);
-      return {
-        ringing() {},
-        answer: () => whenRinging(() => api("POST", "/api/v1/softphone/simulated/answer/")),
-        reject: () => whenRinging(() => api("POST", "/api/v1/softphone/simulated/reject/")),
-      };
-    }
-    let incoming = null;
-    const ringing = () => whenRinging(async () => {
-      if (incoming) return incoming;
-      throw Object.assign(new Error("The softphone is not ringing."), {status: 404});
-    });
-    if (window.Twilio && window.Twilio.Device) {
-      api("POST", "/api/v1/softphone/token/").then(({token}) => {
-        const twilioDevice = new window.Twilio.Device(token, {closeProtection: true});
-        twilioDevice.on("incoming", (call) => {
-          incoming = call;
-          call.on("disconnect", () => { if (incoming === call) incoming = null; });
-          call.on("cancel", () => { if (incoming === call) incoming = null; });
-          call.on("reject", () => { if (incoming === call) incoming = null; });
-        });
-        twilioDevice.on("tokenWillExpire", () => api("POST", "/api/v1/softphone/token/")
-          .then((fresh) => twilioDevice.updateToken(fresh.token)));
-        twilioDevice.register();
-        $("device-state").textContent = "(Twilio device)";
-      }).catch((error) => { $("device-state").textContent = `(device: ${error.message})`; });
-    } else {
-      $("device-state").textContent = "(no Twilio Voice SDK loaded)";
-    }
-    return {
-      ringing() {},
-      answer: async () => (await ringing()).accept(),
-      reject: async () => (await ringing()).reject(),
-    };
-  }
 
   const resync = () => { load(); if (window.Chat) window.Chat.reload(); };
   load().then(() => new window.Realtime({userId: page.userId, onFrame, onResync: resync, onState})

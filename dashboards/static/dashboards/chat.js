@@ -161,13 +161,24 @@
   }
 
   async function answer(id, action) {
+    const invitation = state.invitations.get(id);
     try {
       await api("POST", `/api/v1/invitations/${id}/${action}/`);
     } catch (error) {
       say(error.message);
+      action = null;
     }
     state.invitations.delete(id);
     renderInvitations();
+    if (action === "accept" && invitation) {
+      const name = invitation.caller.name;
+      join(invitation.call === null ? `a call with ${name}` : `${name}'s call`);
+    }
+  }
+
+  // Accepting dials my softphone; my invitation to a new call, once accepted, dials mine too.
+  function join(label) {
+    if (window.Phone) window.Phone.join(label).catch((error) => say(error.message));
   }
 
   // -- live frames ------------------------------------------------------------------------
@@ -218,6 +229,13 @@
       if (d.receiver.id === page.userId && d.status === "pending") state.invitations.set(d.id, d);
       else state.invitations.delete(d.id);
       renderInvitations();
+      // A frame replayed after a reconnect is no news: the ring, if any, is long over.
+      const fresh = d.responded_at && Date.now() - Date.parse(d.responded_at) < 60000;
+      const mine = d.caller.id === page.userId;
+      if (frame.type === "invitation.updated" && mine && fresh && d.status === "accepted"
+          && d.call === null) {
+        join(`a call with ${d.receiver.name}`);
+      }
     }
   }
 

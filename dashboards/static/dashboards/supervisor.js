@@ -5,6 +5,13 @@
   const {api, cell, button, duration, percent, syncClock, secondsSince, showState, say,
     debounce} = window.Dash;
   const root = document.getElementById("supervisor");
+  const page = JSON.parse(document.getElementById("page-data").textContent);
+  const $ = (id) => document.getElementById(id);
+  // Listening in rings this page's softphone (only a supervisor with an agent profile has one).
+  const line = page.hasSoftphone ? window.Softphone.line(
+    window.Softphone.create(page.telephonyMode, (text) => { $("device-state").textContent = text; }),
+    {say, onChange: () => { $("idle-note").hidden = line.active(); }},
+  ) : null;
   let snapshot = null;
   let fallbackTimer = null;
 
@@ -82,8 +89,10 @@
     });
     actions.append(choose);
     if (call) {
-      ["listen", "whisper", "barge"].forEach((mode) => actions.append(button(mode,
-        () => act(() => api("POST", `/api/v1/calls/${call.id}/monitor/`, {mode})), "small")));
+      ["listen", "whisper", "barge"].forEach((mode) => actions.append(button(mode, () => act(async () => {
+        await api("POST", `/api/v1/calls/${call.id}/monitor/`, {mode});
+        if (line) await line.join(`${mode} · ${a.name}, call #${call.id}`);
+      }), "small")));
     }
     tr.append(cell(a.name), cell(a.status + (a.away_reason ? ` (${a.away_reason})` : ""),
       {"data-field": "status"}), cell(a.activity, {"data-field": "activity"}),

@@ -6,6 +6,8 @@
     GET    /Simulator/Devices/{identity}/Calls      legs ringing or connected to the identity
     POST   /Simulator/Devices/{identity}/Answer     form CallSid (optional; default the oldest)
     POST   /Simulator/Devices/{identity}/Reject     form CallSid (optional; default the oldest)
+    POST   /Simulator/Devices/{identity}/Hangup     form CallSid (optional; default the newest
+                                                    answered leg): the person hangs up
 
 Same Basic auth as the Twilio API; never subject to injected faults. Errors use Twilio's shape.
 """
@@ -99,3 +101,13 @@ async def answer(request: web.Request) -> web.Response:
 @routes.post(DEVICE + "/Reject")
 async def reject(request: web.Request) -> web.Response:
     return await _decide(request, REJECT)
+
+
+@routes.post(DEVICE + "/Hangup")
+async def hang_up(request: web.Request) -> web.Response:
+    identity = request.match_info["identity"]
+    form = await request.post()
+    leg = exchange_of(request).devices.hang_up(identity, form.get("CallSid") or None)
+    if leg is None:
+        raise ApiError(404, 20404, f"No call is connected to client:{identity}")
+    return web.json_response(device_call_json(request, leg))

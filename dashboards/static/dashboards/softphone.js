@@ -1,0 +1,138 @@
+// A dashboard page's softphone, and the "on the line" panel of the legs it answers itself.
+// Simulated mode: the Twilio simulator waits for this page's decision on each ring to the
+// user's identity (registered as an interactive device). Twilio mode: the Twilio Voice JS SDK's
+// Device, registered with a token from our API. A ring can reach the softphone after the frame
+// or the click that announced it: an answer (or a reject) given meanwhile waits for the ring.
+(function () {
+  "use strict";
+  const {api} = window.Dash;
+  const SIMULATED = "/api/v1/softphone/simulated";
+  const RING_WAIT_MS = 10000; // an offer's ring follows its frame closely
+  const JOIN_WAIT_MS = 30000; // a leg we asked for is dialed by a task after the request
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const notRinging = () => Object.assign(new Error("The softphone is not ringing."), {status: 404});
+
+  async function whenRinging(decide, waitMs) {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        return await decide();
+      } catch (error) {
+        if (error.status !== 404 || Date.now() > deadline) throw error; // 404: no ring yet
+        await pause(250);
+      }
+    }
+  }
+
+  function simulated(showState) {
+    const register = () => api("POST", `${SIMULATED}/register/`)
+      .then(() => showState("(simulated device ready)"))
+      .catch((error) => showState(`(device: ${error.message})`));
+    register();
+    setInterval(register, 30000);
+    const step = (name, body) => api("POST", `${SIMULATED}/${name}/`, body || {});
+    return {
+      answer: (waitMs = RING_WAIT_MS) => whenRinging(() => step("answer"), waitMs),
+      reject: (waitMs = RING_WAIT_MS) => whenRinging(() => step("reject"), waitMs),
+      hangUp: (sid) => step("hangup", {call_sid: sid}),
+      isUp: async (sid) => (await api("GET", `${SIMULATED}/calls/`)).calls
+        .some((c) => c.call_sid === sid && !c.awaiting_decision),
+    };
+  }
+
+  function twilio(showState) {
+    let incoming = null; // the call ringing now
+    const answered = new Map(); // CallSid → an accepted call still up
+    if (window.Twilio && window.Twilio.Device) {
+      api("POST", "/api/v1/softphone/token/").then(({token}) => {
+        const device = new window.Twilio.Device(token, {closeProtection: true});
+        device.on("incoming", (call) => {
+          incoming = call;
+          const gone = () => {
+            if (incoming === call) incoming = null;
+            answered.delete(call.parameters.CallSid);
+          };
+          ["disconnect", "cancel", "reject"].forEach((event) => call.on(event, gone));
+        });
+        device.on("tokenWillExpire", () => api("POST", "/api/v1/softphone/token/")
+          .then((fresh) => device.updateToken(fresh.token)));
+        device.register();
+        showState("(Twilio device)");
+      }).catch((error) => showState(`(device: ${error.message})`));
+    } else {
+      showState("(no Twilio Voice SDK loaded)");
+    }
+    const take = (waitMs) => whenRinging(async () => {
+      if (!incoming) throw notRinging();
+      const call = incoming;
+      incoming = null;
+      return call;
+    }, waitMs);
+    return {
+      async answer(waitMs = RING_WAIT_MS) {
+        const call = await take(waitMs);
+        call.accept();
+        answered.set(call.parameters.CallSid, call);
+        return {call_sid: call.parameters.CallSid};
+      },
+      async reject(waitMs = RING_WAIT_MS) {
+        const call = await take(waitMs);
+        call.reject();
+        return {call_sid: call.parameters.CallSid};
+      },
+      async hangUp(sid) {
+        const call = answered.get(sid);
+        if (!call) throw notRinging();
+        call.disconnect();
+      },
+      isUp: async (sid) => answered.has(sid),
+    };
+  }
+
+  function create(mode, showState) {
+    return mode === "simulated" ? simulated(showState) : twilio(showState);
+  }
+
+  // The leg this page answered for something it asked for (joining a colleague's call, an
+  // internal call, listening in): shown in dashboards/softphone_line.html until it ends here
+  // or elsewhere, with a button to leave it.
+  function line(phone, {say, onChange}) {
+    const $ = (id) => document.getElementById(id);
+    let current = null;
+    let watcher = null;
+    function show() {
+      $("line").hidden = current === null;
+      $("line-what").textContent = current ? current.label : "";
+      if (onChange) onChange();
+    }
+    function end(sid) {
+      if (!current || current.sid !== sid) return;
+      clearInterval(watcher);
+      current = null;
+      show();
+    }
+    async function join(label) {
+      const leg = await phone.answer(JOIN_WAIT_MS);
+      clearInterval(watcher);
+      current = {label, sid: leg.call_sid};
+      show();
+      watcher = setInterval(() => phone.isUp(leg.call_sid)
+        .then((up) => up || end(leg.call_sid)).catch(() => {}), 2000);
+    }
+    $("line-hangup").addEventListener("click", async () => {
+      if (!current) return;
+      const sid = current.sid;
+      try {
+        say("");
+        await phone.hangUp(sid);
+        end(sid);
+      } catch (error) {
+        if (error.status === 404) end(sid); // it had ended already
+        else say(error.message);
+      }
+    });
+    return {join, active: () => current !== null};
+  }
+
+  window.Softphone = {create, line};
+})();

@@ -1,0 +1,125 @@
+"""Legs a page asks for itself are answered by its softphone and shown "on the line" until
+left: an agent joins a colleague's customer call from a chat invitation, two agents call each
+other from one, a supervisor listens in from the dashboard. The simulator tells where each leg
+is (its /Simulator/Devices API, as telephony.simulated_device reads it)."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
+
+from callcenter.choices import CallStage
+from callcenter.models import Agent, Call
+from telephony.simulated_device import device_calls
+from tests.browser.pages import agent_page, ready_agent_page
+from tests.simulation import wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+def _agent(username: str) -> Agent:
+    return Agent.objects.select_related("user").get(user__username=username)
+
+
+def _conferences(agent: Agent) -> list[str | None]:
+    """The conferences of the agent's answered legs, by the simulator."""
+    legs = device_calls(agent.softphone_identity)
+    return [leg.conference_name for leg in legs if not leg.awaiting_decision]
+
+
+def _bob_on_a_customer_call(call_center, open_page):
+    bob = _agent("bob")
+    page = ready_agent_page(open_page, bob)
+    traffic = call_center.start_traffic(1, 60)
+    expect(page.locator("#offer")).to_be_visible()
+    page.click("#accept")
+    expect(page.locator("#call-stage")).to_have_text("connected")
+    call = Call.objects.get(parent__isnull=True)
+    wait_until(lambda: _conferences(bob) == [call.call_sid])
+    return page, traffic, call
+
+
+def _leave(page, agent: Agent):
+    page.click("#line-hangup")
+    expect(page.locator("#line")).to_be_hidden()
+    wait_until(lambda: device_calls(agent.softphone_identity) == [])
+
+
+def _still_talking(bob_page, call: Call, traffic):
+    """Bob's customer call went on without the leg that left; then Bob ends it."""
+    assert Call.objects.get(pk=call.pk).stage == CallStage.CONNECTED
+    expect(bob_page.locator("#call-stage")).to_have_text("connected")
+    bob_page.click("#hangup")
+    expect(bob_page.locator("#wrap-up")).to_be_visible()
+    traffic.result(30)
+
+
+def test_an_agent_joins_a_colleagues_call_from_an_invitation_and_leaves(call_center, open_page):
+    bob_page, traffic, call = _bob_on_a_customer_call(call_center, open_page)
+    carol = _agent("carol")
+    carol_page = agent_page(open_page, carol)
+
+    bob_page.select_option("#colleague", str(carol.user_id))
+    bob_page.fill("#ping-text", "a refund question")
+    bob_page.click("#invite")
+    expect(bob_page.locator("#ping-note")).to_have_text("Invitation sent.")
+    invitation = carol_page.locator("#invitations .invitation")
+    expect(invitation).to_contain_text("Bob Brown invites you to join their call")
+    invitation.get_by_role("button", name="Join").click()
+
+    expect(carol_page.locator("#line-what")).to_have_text("Bob Brown's call")
+    expect(carol_page.locator("#idle-note")).to_be_hidden()
+    wait_until(lambda: _conferences(carol) == [call.call_sid])  # the customer's conference
+
+    _leave(carol_page, carol)
+    expect(carol_page.locator("#idle-note")).to_be_visible()
+    _still_talking(bob_page, call, traffic)
+
+
+def test_two_agents_call_each_other_from_an_invitation(call_center, open_page):
+    carol, dave = _agent("carol"), _agent("dave")
+    carol_page, dave_page = agent_page(open_page, carol), agent_page(open_page, dave)
+
+    carol_page.select_option("#colleague", str(dave.user_id))
+    carol_page.click("#invite-new")
+    expect(carol_page.locator("#ping-note")).to_have_text("Call invitation sent.")
+    dave_page.locator("#invitations .invitation").get_by_role("button", name="Call").click()
+
+    # Dave's softphone is dialed first and holds the conference; Carol's rings into it.
+    expect(dave_page.locator("#line-what")).to_have_text("a call with Carol Chen")
+    wait_until(lambda: len(_conferences(carol)) == 1 and _conferences(carol) == _conferences(dave))
+    expect(carol_page.locator("#idle-note")).to_be_hidden()
+
+    _leave(dave_page, dave)  # either hanging up ends the call for the other
+    wait_until(lambda: device_calls(carol.softphone_identity) == [])
+
+
+def test_a_supervisor_listens_in_from_the_dashboard_and_leaves(call_center, open_page):
+    bob_page, traffic, call = _bob_on_a_customer_call(call_center, open_page)
+    supervisor = get_user_model().objects.get(username="supervisor")
+    page = open_page(supervisor, "/supervisor/")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
+    expect(page.locator("#device-state")).to_contain_text("ready")
+
+    bob_row = page.locator(f'#agents tr[data-agent-id="{_agent("bob").pk}"]')
+    expect(bob_row.locator('[data-field="call"]')).to_contain_text("connected")
+    bob_row.get_by_role("button", name="listen").click()
+    expect(page.locator("#line-what")).to_have_text(f"listen · Bob Brown, call #{call.pk}")
+    sam = Agent.objects.get(user=supervisor)
+    wait_until(lambda: _conferences(sam) == [call.call_sid])
+
+    _leave(page, sam)
+    expect(page.locator("#idle-note")).to_be_visible()
+    _still_talking(bob_page, call, traffic)
+
+
+def test_a_supervisor_without_a_softphone_is_told_why_listening_in_fails(call_center, open_page):
+    bob_page, traffic, call = _bob_on_a_customer_call(call_center, open_page)
+    supervisor = get_user_model().objects.get(username="supervisor")
+    Agent.objects.filter(user=supervisor).delete()
+    page = open_page(supervisor, "/supervisor/")
+    expect(page.locator("#softphone")).to_contain_text("Listening in needs a softphone")
+
+    bob_row = page.locator(f'#agents tr[data-agent-id="{_agent("bob").pk}"]')
+    bob_row.get_by_role("button", name="listen").click()
+    expect(page.locator("#message")).to_contain_text("You need a softphone")
+    _still_talking(bob_page, call, traffic)
