@@ -156,11 +156,11 @@ SOCKET_CUTTER = """
 def call_center(asgi_server, settings):
     """The demo call center (seed_demo), always open, nobody logged in; the simulator plays
     Twilio against the ASGI server with one scripted kind of caller: presses 1 (Sales), waits
-    patiently, talks until the agent side hangs up."""
+    patiently, talks until the agent side hangs up; a number an agent dials answers."""
     from django.core.management import call_command
 
     from callcenter.models import Agent, Queue
-    from telephony.simulator.config import AgentBehaviour, CallerBehaviour
+    from telephony.simulator.config import AgentBehaviour, CallerBehaviour, CustomerBehaviour
     from tests.simulation import simulated_twilio
 
     call_command("seed_demo", verbosity=0)
@@ -186,6 +186,12 @@ def call_center(asgi_server, settings):
             answer_delay_median_seconds=1.0,
             hang_up_probability=1.0,
             talk_median_seconds=20.0,
+        ),
+        customers=CustomerBehaviour(  # numbers an agent dials: answer soon, talk until hung up
+            answer_probability=1.0,
+            answer_delay_median_seconds=1.0,
+            talk_median_seconds=100_000,
+            alone_patience_seconds=100_000,
         ),
     ) as simulator:
         yield simulator

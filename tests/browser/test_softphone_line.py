@@ -1,7 +1,7 @@
 """Legs a page asks for itself are answered by its softphone and shown "on the line" until
 left: an agent joins a colleague's customer call from a chat invitation, two agents call each
-other from one, a supervisor listens in from the dashboard. The simulator tells where each leg
-is (its /Simulator/Devices API, as telephony.simulated_device reads it)."""
+other from one, a supervisor listens in from the dashboard, an agent dials a number. The
+simulator tells where each leg is (its /Simulator/Devices API, via telephony.simulated_device)."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from callcenter.choices import CallStage
 from callcenter.models import Agent, Call
+from telephony.models import Operation, OperationKind
 from telephony.simulated_device import device_calls
 from tests.browser.pages import agent_page, ready_agent_page
 from tests.simulation import wait_until
@@ -123,3 +124,25 @@ def test_a_supervisor_without_a_softphone_is_told_why_listening_in_fails(call_ce
     bob_row.get_by_role("button", name="listen").click()
     expect(page.locator("#message")).to_contain_text("You need a softphone")
     _still_talking(bob_page, call, traffic)
+
+
+def test_an_agent_calls_a_number_from_the_page(call_center, open_page):
+    bob = _agent("bob")
+    page = agent_page(open_page, bob)
+    page.fill("#dial-to", "4155550123")
+    page.click("#dial button")
+    expect(page.locator("#message")).to_contain_text("E.164")
+    assert not Operation.objects.filter(kind=OperationKind.DIAL_OUT).exists()
+
+    customer = "+442071838750"
+    page.fill("#dial-to", customer)
+    page.click("#dial button")
+    expect(page.locator("#current-call")).to_be_visible()
+    expect(page.locator("#call-from")).to_have_text(customer)
+    expect(page.locator("#line")).to_be_hidden()  # the call shows with its controls instead
+    call = Call.objects.get(to_number=customer)
+    wait_until(lambda: _conferences(bob) == [call.call_sid])
+
+    page.click("#hangup")
+    wait_until(lambda: device_calls(bob.softphone_identity) == [])
+    wait_until(lambda: Call.objects.get(pk=call.pk).ended_at is not None)

@@ -60,7 +60,8 @@
     }
     if (listening) $("voicemail-from").textContent = me.voicemail.from_number || "unknown";
     if (onCall) {
-      $("call-from").textContent = me.call.from_number || "unknown";
+      const outbound = (me.call.direction || "").startsWith("outbound");
+      $("call-from").textContent = (outbound ? me.call.to_number : me.call.from_number) || "unknown";
       $("call-stage").textContent = me.call.stage;
       $("call-hold").textContent = me.onHold ? "· on hold" : "";
       $("hold").hidden = me.onHold;
@@ -169,12 +170,25 @@
     await control("recording", {record: !me.recording}); me.recording = !me.recording; render();
   }));
   $("hangup").addEventListener("click", () => act(() => control("hangup")));
+  const TRANSFER_HINT = {queue: "queue id", agent: "agent id", number: "+14155550123"};
+  $("transfer-kind").addEventListener("change", () => {
+    $("transfer-to").placeholder = TRANSFER_HINT[$("transfer-kind").value];
+  });
   $("transfer").addEventListener("click", () => act(() => {
+    const kind = $("transfer-kind").value;
     const to = $("transfer-to").value.trim();
-    const target = to.startsWith("+") ? {number: to}
-      : to.startsWith("a") ? {agent: Number(to.slice(1))} : {queue: Number(to.replace(/^q/, ""))};
-    return control("transfer", {mode: "cold", ...target});
+    return control("transfer", {mode: "cold", [kind]: kind === "number" ? to : Number(to)});
   }));
+  // Click-to-call: the number is dialed first, then my softphone rings into its conference.
+  $("dial").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const to = $("dial-to").value.trim();
+    act(async () => {
+      await api("POST", "/api/v1/calls/dial/", {to});
+      $("dial-to").value = "";
+      await line.join(`a call to ${to}`);
+    });
+  });
   page.dispositions.forEach((d) => $("disposition").add(new Option(d, d)));
   $("wrap-up").addEventListener("submit", (event) => {
     event.preventDefault();
