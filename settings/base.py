@@ -261,7 +261,14 @@ SPECTACULAR_SETTINGS = {
 # The time zone that cuts "today" for agents' daily counters; queues carry their own.
 CALLCENTER_TIME_ZONE = env.str("CALLCENTER_TIME_ZONE", default="UTC")
 # Telephony: "twilio" talks to Twilio; "simulated" to the project's own Twilio simulator.
-TELEPHONY_MODE = env.str("TELEPHONY_MODE", default="simulated")
+# Unset (or empty), it is Twilio as soon as Twilio credentials are (an account SID with its auth
+# token or an API key), so a deployment given them never quietly runs the simulator.
+_TWILIO_CREDENTIALS = env.str("TWILIO_ACCOUNT_SID", default="") and (
+    env.str("TWILIO_AUTH_TOKEN", default="") or env.str("TWILIO_API_KEY", default="")
+)
+TELEPHONY_MODE = env.str("TELEPHONY_MODE", default="") or (
+    "twilio" if _TWILIO_CREDENTIALS else "simulated"
+)
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_API_KEY = env.str("TWILIO_API_KEY", default="")

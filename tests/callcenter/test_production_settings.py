@@ -53,20 +53,43 @@ def test_twilio_credentials_required_unless_simulated_is_chosen():
     result = manage("check", **{**SECRETS, "TELEPHONY_MODE": "twilio"})
     assert result.returncode != 0
     assert "TWILIO_AUTH_TOKEN" in result.stderr
-    with_twilio = {
-        **SECRETS,
-        "TELEPHONY_MODE": "twilio",
-        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "TWILIO_AUTH_TOKEN": "t" * 32,
-        "TWILIO_WEBHOOK_BASE_URL": "https://switchboard.example.com",
-        "TWILIO_API_KEY": "SK" + "1" * 32,
-        "TWILIO_API_SECRET": "s" * 32,
-        "TWILIO_TWIML_APP_SID": "AP" + "1" * 32,
-    }
-    assert manage("check", **with_twilio).returncode == 0
+    assert manage("check", **{**SECRETS, "TELEPHONY_MODE": "twilio", **TWILIO}).returncode == 0
 
 
 def test_weak_secret_key_is_refused():
     result = manage("check", **{**SECRETS, "DJANGO_SECRET_KEY": "short"})
     assert result.returncode != 0
     assert "50" in result.stderr
+
+
+TWILIO = {
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "t" * 32,
+    "TWILIO_WEBHOOK_BASE_URL": "https://switchboard.example.com",
+    "TWILIO_API_KEY": "SK" + "1" * 32,
+    "TWILIO_API_SECRET": "s" * 32,
+    "TWILIO_TWIML_APP_SID": "AP" + "1" * 32,
+}
+MODE = (
+    "shell",
+    "-v",
+    "0",
+    "-c",
+    "from django.conf import settings; print(settings.TELEPHONY_MODE)",
+)
+
+
+def test_twilio_credentials_mean_twilio_unless_a_mode_is_chosen():
+    unset = {k: v for k, v in SECRETS.items() if k != "TELEPHONY_MODE"}
+    result = manage(*MODE, **unset)
+    assert result.returncode == 0 and result.stdout.strip() == "simulated", result.stderr
+    result = manage(*MODE, **unset, **TWILIO)
+    assert result.returncode == 0 and result.stdout.strip() == "twilio", result.stderr
+    result = manage(*MODE, **unset, **TWILIO, TELEPHONY_MODE="")  # compose passes it empty
+    assert result.stdout.strip() == "twilio", result.stderr
+    assert manage(*MODE, **SECRETS, **TWILIO).stdout.strip() == "simulated"  # chosen
+
+    # Half a Twilio configuration refuses to start instead of quietly simulating.
+    partial = {k: TWILIO[k] for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")}
+    result = manage("check", **unset, **partial)
+    assert result.returncode != 0 and "TWILIO_TWIML_APP_SID" in result.stderr
