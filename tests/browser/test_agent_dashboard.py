@@ -12,7 +12,7 @@ from callcenter.models import Agent, Call, Queue, Voicemail
 from routing.models import Reservation, ReservationStatus, WorkKind
 from routing.services import routing_run
 from telephony.models import Operation, OperationKind, OperationStatus
-from tests.browser.pages import ready_agent_page
+from tests.browser.pages import agent_page, ready_agent_page
 from tests.factories import ended_call
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -99,3 +99,14 @@ def test_a_voicemail_is_offered_taken_and_finished_on_the_page(call_center, open
     expect(page.locator("#wrap-up")).to_be_visible()
     voicemail = Voicemail.objects.get(call=call)
     assert voicemail.status == "done" and voicemail.agent_id == bob.pk
+
+
+def test_my_queues_follow_their_callers_live(call_center, open_page):
+    bob = Agent.objects.get(user__username="bob")
+    page = agent_page(open_page, bob)  # offline: a caller in his queue waits
+    sales = Queue.objects.get(name="Sales")
+    waiting = page.locator(f'#queues tr[data-queue-id="{sales.pk}"] [data-field="waiting"]')
+    expect(waiting).to_have_text("0")
+    traffic = call_center.start_traffic(1, 60)
+    expect(waiting).to_have_text("1")  # the queue's frames, not Bob's own
+    traffic.cancel()

@@ -4,7 +4,7 @@
 // the REST snapshot reloaded on (re)connect.
 (function () {
   "use strict";
-  const {api, cell, duration, showState, say, debounce} = window.Dash;
+  const {api, cell, duration, showState, say, debounce, throttle} = window.Dash;
   const page = JSON.parse(document.getElementById("page-data").textContent);
   const $ = (id) => document.getElementById(id);
   const me = {agent: null, offer: null, call: null, voicemail: null, onHold: false, recording: false};
@@ -28,6 +28,7 @@
       const live = mine.find((c) => !c.ended_at && c.stage === "connected");
       if (live) me.call = live;
       else if (me.call && me.call.ended_at === null) me.call = await api("GET", `/api/v1/calls/${me.call.id}/`);
+      myQueues = dashboard.queues.map((q) => q.id);
       renderQueues(dashboard.queues);
       renderRecent(mine);
       render();
@@ -36,6 +37,10 @@
     }
   }
   const reloadSoon = debounce(load, 300);
+  // My queues' counts follow their calls (the queue.<id> groups), re-read at most every 3 s.
+  const queuesSoon = throttle(() => api("GET", "/api/v1/dashboard/")
+    .then((dashboard) => renderQueues(dashboard.queues)).catch(() => {}), 3000);
+  let myQueues = [];
 
   function render() {
     const a = me.agent;
@@ -73,8 +78,9 @@
   function renderQueues(queues) {
     $("queues").tBodies[0].replaceChildren(...queues.map((q) => {
       const tr = document.createElement("tr");
-      tr.append(cell(q.name), cell(q.waiting), cell(duration(q.longest_wait_seconds)),
-        cell(q.agents.available));
+      tr.dataset.queueId = q.id;
+      tr.append(cell(q.name), cell(q.waiting, {"data-field": "waiting"}),
+        cell(duration(q.longest_wait_seconds)), cell(q.agents.available));
       return tr;
     }));
   }
@@ -119,9 +125,11 @@
     } else if (frame.type === "call.updated" && me.call && data.id === me.call.id) {
       Object.assign(me.call, data); // frames carry no numbers: from_number is kept
       if (data.ended_at) reloadSoon();
-    } else if (frame.type === "call.updated" && !me.call && data.stage === "connected") {
+    } else if (frame.type === "call.updated" && !me.call && data.stage === "connected"
+        && data.agent_id === page.agentId) {
       reloadSoon(); // a call of ours connected: a callback's customer answered
     }
+    if (frame.type === "call.updated" && myQueues.includes(data.queue_id)) queuesSoon();
     render();
   }
 
@@ -203,6 +211,6 @@
   });
 
   const resync = () => { load(); if (window.Chat) window.Chat.reload(); };
-  load().then(() => new window.Realtime({userId: page.userId, onFrame, onResync: resync, onState})
-    .start());
+  load().then(() => new window.Realtime({userId: page.userId, onFrame, onResync: resync, onState,
+    groups: myQueues.map((id) => `queue.${id}`)}).start());
 })();

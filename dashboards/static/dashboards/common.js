@@ -73,6 +73,15 @@
     return () => { clearTimeout(timer); timer = setTimeout(fn, ms); };
   }
 
+  // At most one call of `fn` per `ms`, `ms` after the first ask: a steady stream of asks
+  // (a busy queue's frames) still gets answered, at a bounded rate.
+  function throttle(fn, ms) {
+    let timer = null;
+    return () => {
+      if (timer === null) timer = setTimeout(() => { timer = null; fn(); }, ms);
+    };
+  }
+
   window.Dash = {api, cell, button, duration, percent, syncClock, secondsSince, showState, say,
-    debounce};
+    debounce, throttle};
 })();
