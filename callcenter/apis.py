@@ -198,6 +198,7 @@ class CallOutput(serializers.ModelSerializer):
             "wait_seconds",
             "talk_seconds",
             "hold_seconds",
+            "held_since",
             "disposition",
             "notes",
         ]

@@ -54,6 +54,7 @@ def call_frame(call: Call) -> dict:
         "enqueued_at": call.enqueued_at,
         "answered_at": call.answered_at,
         "ended_at": call.ended_at,
+        "held_since": call.held_since,
     }
 
 

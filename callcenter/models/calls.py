@@ -42,6 +42,8 @@ class Call(models.Model):
     wait_seconds = models.PositiveIntegerField(null=True, blank=True)
     talk_seconds = models.PositiveIntegerField(null=True, blank=True)
     hold_seconds = models.PositiveIntegerField(default=0)
+    # Since when the customer is on hold in the conference (None: not on hold, or ended).
+    held_since = models.DateTimeField(null=True, blank=True)
     # Telephony bookkeeping, filled from Twilio's callbacks.
     conference_sid = models.CharField(max_length=64, blank=True)
     queue_result = models.CharField(max_length=24, blank=True, help_text="Last <Enqueue> result.")

@@ -96,13 +96,18 @@ def apply_conference_facts(call: Call) -> None:
                 answered_at = max(meets[0], call.created_at)
                 agent = agent_for(CLIENT_PREFIX + leg.label.removeprefix(AGENT_LABEL_PREFIX))
                 break
-    hold = 0.0
+    hold, held_since = 0.0, None
     if customer is not None:
         hold = customer.held_seconds
         if customer.held_since is not None and call.ended_at:
             hold += max(0.0, (call.ended_at - customer.held_since).total_seconds())
+        # On hold now: a hold that no unhold, leave of the customer or end of the call ended.
+        held = customer.held_since
+        if held is not None and not call.ended_at and not (customer.left and customer.left >= held):
+            held_since = held
     call.answered_at, call.agent, call.hold_seconds = answered_at, agent, int(hold)
-    fields = ["answered_at", "agent", "hold_seconds"]
+    call.held_since = held_since
+    fields = ["answered_at", "agent", "hold_seconds", "held_since"]
     if answered_at and call.stage in (CallStage.WAITING, CallStage.OFFERED, CallStage.NEW):
         call.stage = CallStage.CONNECTED
         fields.append("stage")

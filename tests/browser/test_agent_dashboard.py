@@ -36,6 +36,9 @@ def test_accept_hold_hang_up_and_wrap_up(call_center, open_page):
 
     page.click("#hold")
     expect(page.locator("#call-hold")).to_have_text("· on hold")
+    page.reload()  # the hold is the call's, not the page's
+    expect(page.locator("#call-hold")).to_have_text("· on hold")
+    expect(page.locator("#unhold")).to_be_visible()
     page.click("#unhold")
     expect(page.locator("#call-hold")).to_have_text("")
     assert _succeeded(OperationKind.HOLD) and _succeeded(OperationKind.UNHOLD)

@@ -119,6 +119,7 @@ SNAPSHOT = (
     "wait_seconds",
     "talk_seconds",
     "hold_seconds",
+    "held_since",
     "conference_sid",
     "queue_result",
 )
@@ -172,6 +173,30 @@ def test_in_order_delivery_gives_the_expected_accounting(twilio, direct_number, 
     assert state["wait_seconds"] == 30 and state["hold_seconds"] == 20
     assert state["talk_seconds"] == 150 - 30 - 20
     assert events == 11  # the incoming request and ten callbacks
+
+
+def test_the_call_says_while_its_customer_is_on_hold(twilio, direct_number, sales):
+    agent = AgentFactory(queues=[sales])
+    sid, leg = "CA" + "8" * 32, "CA" + "9" * 32
+    twilio.post("/webhooks/twilio/voice/incoming/", call_params(sid))
+    Call.objects.filter(call_sid=sid).update(created_at=T0 - timedelta(seconds=5), enqueued_at=T0)
+    script = _answered_call_script(sid, agent.softphone_identity, leg)
+    held = [deliver(twilio, sales, script, [index])["held_since"] for index in range(10)]
+    # 6: the hold at 60 s; 7: the unhold; 9: the end (hold over whatever came before).
+    assert held == [None] * 6 + [T0 + timedelta(seconds=60)] + [None] * 3
+
+
+@pytest.mark.parametrize("ending", ["unhold first", "customer left"])
+def test_a_hold_that_ended_before_it_arrived_is_no_hold(twilio, direct_number, sales, ending):
+    agent = AgentFactory(queues=[sales])
+    sid, leg = "CA" + "a" * 32, "CA" + "b" * 32
+    twilio.post("/webhooks/twilio/voice/incoming/", call_params(sid))
+    script = _answered_call_script(sid, agent.softphone_identity, leg)
+    path, unhold = script[7]
+    if ending == "customer left":
+        unhold = {**unhold, "StatusCallbackEvent": "participant-leave"}
+    deliver(twilio, sales, [*script[:6], (path, unhold)], range(7))  # the later event first
+    assert deliver(twilio, sales, script, [6])["held_since"] is None
 
 
 @settings(

@@ -28,6 +28,7 @@
       const live = mine.find((c) => !c.ended_at && c.stage === "connected");
       if (live) me.call = live;
       else if (me.call && me.call.ended_at === null) me.call = await api("GET", `/api/v1/calls/${me.call.id}/`);
+      if (me.call) me.onHold = Boolean(me.call.held_since); // the call says, after a reload too
       myQueues = dashboard.queues.map((q) => q.id);
       renderQueues(dashboard.queues);
       renderRecent(mine);
@@ -116,7 +117,7 @@
         // The call is ours from now on, but the API shows the number only once it records the
         // agent on it; the offer already told us who is calling.
         if (!me.call.from_number && offer) me.call.from_number = offer.from_number;
-        me.onHold = false;
+        me.onHold = Boolean(me.call.held_since);
         me.recording = false;
       }
     } else if (frame.type === "agent.updated" && data.id === page.agentId) {
@@ -124,6 +125,7 @@
       if (data.activity !== "on_call" && data.activity !== "offered") reloadSoon();
     } else if (frame.type === "call.updated" && me.call && data.id === me.call.id) {
       Object.assign(me.call, data); // frames carry no numbers: from_number is kept
+      me.onHold = Boolean(data.held_since); // the conference's hold callbacks decide
       if (data.ended_at) reloadSoon();
     } else if (frame.type === "call.updated" && !me.call && data.stage === "connected"
         && data.agent_id === page.agentId) {
