@@ -224,6 +224,27 @@ class MoveInput(serializers.Serializer):
     queue = serializers.PrimaryKeyRelatedField(queryset=Queue.objects.all())
 
 
+class CallActionUser(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class CallActionOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    action = serializers.ChoiceField(
+        choices=["hold", "recording", "transfer", "hangup", "priority", "move", "monitor"]
+    )
+    user = CallActionUser(allow_null=True)
+    details = serializers.DictField(
+        help_text="hold: hold; recording: record; transfer: mode and queue, agent or number;"
+        " priority and move: before, after; monitor: mode."
+    )
+
+
+class CallActionsOutput(serializers.Serializer):
+    results = CallActionOutput(many=True)
+
+
 class CallViewSet(
     CallControlMixin,
     mixins.ListModelMixin,
@@ -239,6 +260,16 @@ class CallViewSet(
     def get_queryset(self):
         return selectors.calls_visible_to(self.request.user).order_by("-created_at", "-id")
 
+    @extend_schema(responses=CallActionsOutput)
+    @action(detail=True, methods=["get"])
+    def actions(self, request, pk=None):
+        """Who did what to the call and when: hold, recording, transfer, hang-up, priority,
+        move and listening in, oldest first (an outside number only where the caller's shows)."""
+        call = self.get_object()
+        return Response(
+            CallActionsOutput({"results": selectors.call_actions(call, request.user)}).data
+        )
+
     @extend_schema(request=PriorityInput, responses=CallOutput)
     @action(detail=True, methods=["post"])
     def priority(self, request, pk=None):
@@ -249,7 +280,9 @@ class CallViewSet(
             raise PermissionDenied("Only the queue's supervisors change a caller's priority.")
         data = PriorityInput(data=request.data)
         data.is_valid(raise_exception=True)
-        call = services.call_set_priority(call_id=call.pk, **data.validated_data)
+        call = services.call_set_priority(
+            call_id=call.pk, acting_user=request.user, **data.validated_data
+        )
         return Response(CallOutput(call, context=self.get_serializer_context()).data)
 
     @extend_schema(request=MoveInput, responses={202: OperationOutput})
@@ -263,6 +296,9 @@ class CallViewSet(
         if not selectors.can_move_call(request.user, call, target):
             raise PermissionDenied("Only supervisors of both queues move a caller.")
         operation = services.call_move_to_queue(
-            call_id=call.pk, queue=target, request_key=request.headers.get("Idempotency-Key")
+            call_id=call.pk,
+            queue=target,
+            request_key=request.headers.get("Idempotency-Key"),
+            acting_user=request.user,
         )
         return Response(OperationOutput(operation).data, status=202)

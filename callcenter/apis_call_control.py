@@ -87,7 +87,10 @@ class CallControlMixin:
         data.is_valid(raise_exception=True)
         return _accepted(
             services.call_set_hold(
-                call=call, hold=data.validated_data["hold"], request_key=self._request_key(request)
+                call=call,
+                hold=data.validated_data["hold"],
+                request_key=self._request_key(request),
+                acting_user=request.user,
             )
         )
 
@@ -96,7 +99,11 @@ class CallControlMixin:
     def hangup(self, request, pk=None):
         """End the call for everyone on it."""
         call = self._controlled_call(request)
-        return _accepted(services.call_hang_up(call=call, request_key=self._request_key(request)))
+        return _accepted(
+            services.call_hang_up(
+                call=call, request_key=self._request_key(request), acting_user=request.user
+            )
+        )
 
     @extend_schema(request=RecordingInput, responses={202: OperationOutput})
     @action(detail=True, methods=["post"])
@@ -110,6 +117,7 @@ class CallControlMixin:
                 call=call,
                 record=data.validated_data["record"],
                 request_key=self._request_key(request),
+                acting_user=request.user,
             )
         )
 
@@ -139,7 +147,10 @@ class CallControlMixin:
         data.is_valid(raise_exception=True)
         return _accepted(
             services.call_transfer(
-                call=call, request_key=self._request_key(request), **data.validated_data
+                call=call,
+                request_key=self._request_key(request),
+                acting_user=request.user,
+                **data.validated_data,
             )
         )
 
@@ -163,6 +174,7 @@ class CallControlMixin:
                 supervisor=supervisor,
                 mode=data.validated_data["mode"],
                 request_key=self._request_key(request),
+                acting_user=request.user,
             )
         )
 

@@ -7,9 +7,10 @@
   (colleagues for transfers and chat). Callers' numbers: see `can_see_numbers_of`.
 """
 
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from .models import Agent, Call, Queue
+from .models import Agent, Call, CallEvent, Queue
 from .roles import is_admin, is_supervisor
 
 
@@ -126,3 +127,28 @@ def can_monitor_call(user, call: Call) -> bool:
     return is_admin(user) or (
         call.queue_id is not None and call.queue_id in supervised_queue_ids(user)
     )
+
+
+def call_actions(call: Call, viewer) -> list[dict]:
+    """People's actions on the call, oldest first (their audit rows, services.call_audit): when,
+    what, by whom, with the action's details; an outside number only to those who may see the
+    caller's. Two queries, whatever the number of actions."""
+    prefix = CallEvent.CONTROL_PREFIX
+    rows = list(
+        CallEvent.objects.filter(call=call, source=CallEvent.OURS, kind__startswith=prefix)
+        .order_by("id")
+        .values_list("kind", "payload", "received_at")
+    )
+    ids = {payload.get("user") for _kind, payload, _at in rows}
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=ids)} if ids else {}
+    numbers = can_see_numbers_of(viewer, call)
+    actions = []
+    for kind, payload, at in rows:
+        details = {k: v for k, v in payload.items() if k != "user"}
+        if "number" in details and not numbers:
+            details["number"] = None
+        user = users.get(payload.get("user"))
+        who = {"id": user.pk, "name": user.get_full_name() or user.get_username()} if user else None
+        actions.append({"at": at, "action": kind.removeprefix(prefix), "user": who,
+                        "details": details})  # fmt: skip
+    return actions

@@ -25,6 +25,11 @@ class AppendOnlyModel(models.Model):
 class CallEvent(AppendOnlyModel):
     """One raw event about a call: a Twilio callback, or an action of ours."""
 
+    # Ours: source OURS; a person's action on the call (services.call_audit) is of kind
+    # CONTROL_PREFIX + the action.
+    OURS = "switchboard"
+    CONTROL_PREFIX = "control-"
+
     # The natural key: CallSid + CallbackSource + SequenceNumber, or the event kind where
     # Twilio sends no sequence. An atomic insert on it deduplicates retried callbacks.
     dedup_key = models.CharField(max_length=200, unique=True)

@@ -18,6 +18,7 @@ from .call_control import (
     call_move_to_queue,
     call_offer_lapsed,
     call_set_hold,
+    call_set_priority,
     call_set_recording,
     call_transfer,
 )
@@ -34,7 +35,6 @@ from .calls import (
     call_request_callback,
     call_request_queue_exit,
     call_send_to_voicemail,
-    call_set_priority,
     call_start_inbound,
 )
 from .presence import agent_heartbeat, agents_presence_sweep

@@ -2,7 +2,8 @@
 call's state here, then asks telephony for an operation that runs after commit.
 
 `request_key` makes an action idempotent: the same key (a client's Idempotency-Key, or an
-offer's identity) never reaches Twilio twice.
+offer's identity) never reaches Twilio twice. A person's action (`acting_user`) also writes
+its audit row (call_audit).
 """
 
 import uuid
@@ -18,6 +19,7 @@ from telephony.models import Operation, OperationKind, OperationStatus
 from telephony.services import operation_request
 from telephony.webhook_urls import twilio_url
 
+from .call_audit import call_action_audit
 from .call_facts import save_fields
 
 CONNECTED_STAGES = (CallStage.CONNECTED,)
@@ -57,36 +59,69 @@ def call_offer_lapsed(*, call_id: int) -> None:
 
 
 @transaction.atomic
-def call_set_hold(*, call: Call, hold: bool, request_key: str | None = None) -> Operation:
+def call_set_priority(*, call_id: int, priority: int, acting_user=None) -> Call:
+    """A supervisor moves a waiting caller up (or down) their queue; routing serves by
+    priority, then true wait time. Refused once the caller is no longer waiting."""
+    sid = Call.objects.values_list("call_sid", flat=True).get(pk=call_id)
+    call = lock_call(sid)
+    if call.stage not in (CallStage.WAITING, CallStage.OFFERED):
+        raise TransitionNotAllowed("The caller is not waiting in a queue.", code="not_waiting")
+    if call.priority == priority:
+        return call
+    before, call.priority = call.priority, priority
+    save_fields(call, "priority")
+    call_action_audit(
+        call=call,
+        action="priority",
+        acting_user=acting_user,
+        key=_key("priority", call, None),
+        before=before,
+        after=priority,
+    )
+    return call
+
+
+@transaction.atomic
+def call_set_hold(
+    *, call: Call, hold: bool, request_key: str | None = None, acting_user=None
+) -> Operation:
     _require_conference(call)
     kind = OperationKind.HOLD if hold else OperationKind.UNHOLD
     params = {"conference_sid": call.conference_sid, "call_sid": call.call_sid}
     if hold and call.queue_id and call.queue.hold_music_url:
         params["hold_url"] = call.queue.hold_music_url
-    return operation_request(
-        kind=kind, key=_key(kind, call, request_key), call_sid=call.call_sid, params=params
-    )
+    key = _key(kind, call, request_key)
+    call_action_audit(call=call, action="hold", acting_user=acting_user, key=key, hold=hold)
+    return operation_request(kind=kind, key=key, call_sid=call.call_sid, params=params)
 
 
 @transaction.atomic
-def call_hang_up(*, call: Call, request_key: str | None = None) -> Operation:
+def call_hang_up(*, call: Call, request_key: str | None = None, acting_user=None) -> Operation:
     if call.stage == CallStage.ENDED:
         raise TransitionNotAllowed("The call has already ended.", code="ended")
+    key = _key("hangup", call, request_key)
+    call_action_audit(call=call, action="hangup", acting_user=acting_user, key=key)
     return operation_request(
         kind=OperationKind.HANGUP,
-        key=_key("hangup", call, request_key),
+        key=key,
         call_sid=call.call_sid,
         params={"call_sid": call.call_sid},
     )
 
 
 @transaction.atomic
-def call_set_recording(*, call: Call, record: bool, request_key: str | None = None) -> Operation:
+def call_set_recording(
+    *, call: Call, record: bool, request_key: str | None = None, acting_user=None
+) -> Operation:
     _require_conference(call)
     if record:
+        key = _key("record", call, request_key)
+        call_action_audit(
+            call=call, action="recording", acting_user=acting_user, key=key, record=True
+        )
         return operation_request(
             kind=OperationKind.START_RECORDING,
-            key=_key("record", call, request_key),
+            key=key,
             call_sid=call.call_sid,
             params={"call_sid": call.call_sid},
         )
@@ -102,9 +137,11 @@ def call_set_recording(*, call: Call, record: bool, request_key: str | None = No
     )
     if started is None:
         raise TransitionNotAllowed("The call is not being recorded.", code="not_recording")
+    key = _key("stop_record", call, request_key)
+    call_action_audit(call=call, action="recording", acting_user=acting_user, key=key, record=False)
     return operation_request(
         kind=OperationKind.STOP_RECORDING,
-        key=_key("stop_record", call, request_key),
+        key=key,
         call_sid=call.call_sid,
         params={"call_sid": call.call_sid, "recording_sid": started.result_sid},
     )
@@ -115,7 +152,7 @@ MONITOR_MODES = ("listen", "whisper", "barge")
 
 @transaction.atomic
 def call_monitor(
-    *, call: Call, supervisor: Agent, mode: str, request_key: str | None = None
+    *, call: Call, supervisor: Agent, mode: str, request_key: str | None = None, acting_user=None
 ) -> Operation:
     """A supervisor's softphone joins the call: muted (listen), heard by the agent only
     (whisper, Twilio's coaching) or by everyone (barge)."""
@@ -126,9 +163,11 @@ def call_monitor(
         if leg is None:
             raise TransitionNotAllowed("The agent's leg is not live.", code="not_connected")
         coach = leg.call_sid
+    key = _key(f"monitor_{mode}", call, request_key)
+    call_action_audit(call=call, action="monitor", acting_user=acting_user, key=key, mode=mode)
     return operation_request(
         kind=OperationKind.ADD_PARTICIPANT,
-        key=_key(f"monitor_{mode}", call, request_key),
+        key=key,
         call_sid=call.call_sid,
         params={
             "conference_sid": call.conference_sid,
@@ -220,7 +259,9 @@ TRANSFER_MODES = ("cold", "warm")
 
 
 @transaction.atomic
-def call_move_to_queue(*, call_id: int, queue: Queue, request_key: str | None = None) -> Operation:
+def call_move_to_queue(
+    *, call_id: int, queue: Queue, request_key: str | None = None, acting_user=None
+) -> Operation:
     """A supervisor moves a waiting caller to another queue: Twilio redirects the call out of
     its <Enqueue> into the transfer URL, which enqueues it in `queue`. Until then the caller is
     out of routing's reach (stage new), so no agent of the old queue is rung meanwhile."""
@@ -234,9 +275,18 @@ def call_move_to_queue(*, call_id: int, queue: Queue, request_key: str | None = 
         raise InvalidInput("The caller is already in that queue.", code="same_queue")
     call.stage = CallStage.NEW
     save_fields(call, "stage")
+    key = _key("move", call, request_key)
+    call_action_audit(
+        call=call,
+        action="move",
+        acting_user=acting_user,
+        key=key,
+        before=call.queue_id,
+        after=queue.pk,
+    )
     return operation_request(
         kind=OperationKind.REDIRECT,
-        key=_key("move", call, request_key),
+        key=key,
         call_sid=call.call_sid,
         params={"call_sid": call.call_sid, "url": twilio_url("twilio-transfer", queue=queue.pk)},
     )
@@ -250,6 +300,7 @@ def call_transfer(
     agent: Agent | None = None,
     number: str = "",
     request_key: str | None = None,
+    acting_user=None,
 ) -> Operation:
     """Transfer the customer to a queue (always cold), an agent or an outside number.
 
@@ -260,6 +311,10 @@ def call_transfer(
     if sum(bool(t) for t in (queue, agent, number)) != 1:
         raise InvalidInput("Transfer to exactly one of a queue, an agent or a number.")
     key = _key(f"transfer_{mode}", call, request_key)
+    target = {"queue": queue.pk} if queue else {"agent": agent.pk} if agent else {"number": number}
+    call_action_audit(
+        call=call, action="transfer", acting_user=acting_user, key=key, mode=mode, **target
+    )
     if queue is not None:
         return operation_request(
             kind=OperationKind.REDIRECT,

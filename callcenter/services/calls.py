@@ -26,7 +26,6 @@ from callcenter.choices import (
     QueueExit,
     WorkStatus,
 )
-from callcenter.errors import TransitionNotAllowed
 from callcenter.locks import create_call_locked, lock_call, lock_calls
 from callcenter.models import (
     Call,
@@ -294,20 +293,6 @@ def call_enqueue(event: TwilioEvent, *, queue: Queue) -> Call:
     call.stage = CallStage.WAITING
     call.queue_exit = QueueExit.NONE
     save_fields(call, "queue", "enqueued_at", "priority", "stage", "queue_exit")
-    return call
-
-
-@transaction.atomic
-def call_set_priority(*, call_id: int, priority: int) -> Call:
-    """A supervisor moves a waiting caller up (or down) their queue; routing serves by
-    priority, then true wait time. Refused once the caller is no longer waiting."""
-    sid = Call.objects.values_list("call_sid", flat=True).get(pk=call_id)
-    call = lock_call(sid)
-    if call.stage not in (CallStage.WAITING, CallStage.OFFERED):
-        raise TransitionNotAllowed("The caller is not waiting in a queue.", code="not_waiting")
-    if call.priority != priority:
-        call.priority = priority
-        save_fields(call, "priority")
     return call
 
 

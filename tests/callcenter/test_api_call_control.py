@@ -6,25 +6,12 @@ import jwt
 import pytest
 from django.conf import settings
 
-from callcenter.choices import CallStage
 from callcenter.models import Call
 from telephony.models import Operation, OperationKind
 from tests.conftest import as_user
 from tests.factories import AgentFactory, QueueFactory, UserFactory, ended_call
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def connected(queue, agent):
-    call = ended_call(queue, agent)
-    Call.objects.filter(pk=call.pk).update(
-        stage=CallStage.CONNECTED,
-        ended_at=None,
-        status="in-progress",
-        conference_sid="CF" + "1" * 32,
-    )
-    return Call.objects.get(pk=call.pk)
 
 
 def post(api, user, call, action, body=None, **headers):
