@@ -5,11 +5,15 @@ that needs more reads its REST snapshot, where visibility rules apply.
 - `agent.updated` → the `dashboard` group and the agent's own user (unlogged).
 - `call.updated` → the call's `queue.<id>` group and, for an agent's call, that agent's user
   (unlogged: the agent dashboard resyncs its current call from REST on reconnect).
+- `transfer.offered` → the agent a call is transferred to, logged (their softphone rings for
+  it, outside routing's offers).
 """
 
 from functools import lru_cache
 
-from realtime.publish import broadcast, user_group
+from django.utils import timezone
+
+from realtime.publish import broadcast, publish_to_user, user_group
 
 from .models import Agent, Call
 
@@ -70,3 +74,16 @@ def call_changed(call: Call) -> None:
         groups.append(user_group(user_id))
     if groups:
         broadcast(groups, "call.updated", call_frame(call))
+
+
+def transfer_offered(call: Call, agent: Agent, mode: str, acting_user) -> None:
+    """The agent's softphone is about to ring with `call`, transferred by `acting_user`."""
+    by = None
+    if acting_user is not None:
+        by = {
+            "id": acting_user.pk,
+            "name": acting_user.get_full_name() or acting_user.get_username(),
+        }
+    data = {"call_id": call.pk, "queue_id": call.queue_id, "mode": mode, "by": by,
+            "at": timezone.now()}  # fmt: skip
+    publish_to_user(agent.user_id, "transfer.offered", data)

@@ -10,6 +10,7 @@ import uuid
 
 from django.db import transaction
 
+from callcenter import notifications
 from callcenter.choices import TERMINAL_STATUSES, CallDirection, CallStage, CallStatus
 from callcenter.errors import InvalidInput, TransitionNotAllowed
 from callcenter.locks import lock_call
@@ -329,6 +330,7 @@ def call_transfer(
     label = agent_participant_label(agent.softphone_identity) if agent else "external"
     if mode == "warm":
         call_set_hold(call=call, hold=True, request_key=f"{key}:hold")
+    retried = Operation.objects.filter(key=key).exists()
     operation = operation_request(
         kind=OperationKind.ADD_PARTICIPANT,
         key=key,
@@ -340,6 +342,8 @@ def call_transfer(
             "label": label,
         },
     )
+    if agent is not None and not retried:
+        notifications.transfer_offered(call, agent, mode, acting_user)
     current = agent_leg(call)
     if mode == "cold" and current is not None:
         operation_request(

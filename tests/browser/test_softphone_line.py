@@ -146,3 +146,26 @@ def test_an_agent_calls_a_number_from_the_page(call_center, open_page):
     page.click("#hangup")
     wait_until(lambda: device_calls(bob.softphone_identity) == [])
     wait_until(lambda: Call.objects.get(pk=call.pk).ended_at is not None)
+
+
+def test_a_caller_transferred_to_an_agent_rings_their_page_and_is_answered(call_center, open_page):
+    bob_page, traffic, call = _bob_on_a_customer_call(call_center, open_page)
+    carol = _agent("carol")
+    carol_page = agent_page(open_page, carol)
+
+    bob_page.select_option("#transfer-kind", "agent")
+    bob_page.fill("#transfer-to", str(carol.pk))
+    bob_page.click("#transfer")
+    offer = carol_page.locator("#transfer-offer")
+    expect(offer).to_contain_text("Bob Brown transfers a caller to you (cold).")
+    carol_page.click("#transfer-answer")
+    expect(offer).to_be_hidden()
+    expect(carol_page.locator("#line-what")).to_have_text(
+        f"a caller transferred from Bob Brown (call #{call.pk})"
+    )
+    wait_until(lambda: _conferences(carol) == [call.call_sid])  # with the customer
+    wait_until(lambda: device_calls(_agent("bob").softphone_identity) == [])  # cold: Bob left
+
+    _leave(carol_page, carol)  # the customer, alone now, is hung up
+    wait_until(lambda: Call.objects.get(pk=call.pk).stage == CallStage.ENDED)
+    traffic.result(30)

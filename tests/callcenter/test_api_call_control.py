@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 
 from callcenter.models import Call
+from realtime.models import UserEvent
 from telephony.models import Operation, OperationKind
 from tests.conftest import as_user
 from tests.factories import AgentFactory, QueueFactory, UserFactory, ended_call
@@ -166,3 +167,19 @@ def test_transfer_bad_input(api, agent, connected, body):
     response = post(api, agent.user, connected, "transfer", body)
     assert response.status_code == 400
     assert not Operation.objects.exists()
+
+
+def test_the_agent_a_call_is_transferred_to_hears_of_it_once(
+    api, queue, agent, connected, django_capture_on_commit_callbacks
+):
+    target = AgentFactory(queues=[queue])
+    body = {"mode": "warm", "agent": target.pk}
+    with django_capture_on_commit_callbacks(execute=False):
+        for _ in range(2):  # a retry with the same key
+            response = post(api, agent.user, connected, "transfer", body, HTTP_IDEMPOTENCY_KEY="t")
+            assert response.status_code == 202
+        post(api, agent.user, connected, "transfer", {"mode": "cold", "queue": queue.pk})
+    [event] = UserEvent.objects.filter(type="transfer.offered")
+    assert event.user_id == target.user_id
+    assert event.data["call_id"] == connected.pk and event.data["mode"] == "warm"
+    assert event.data["by"]["id"] == agent.user_id

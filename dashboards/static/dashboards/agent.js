@@ -4,10 +4,13 @@
 // the REST snapshot reloaded on (re)connect.
 (function () {
   "use strict";
-  const {api, cell, duration, showState, say, debounce, throttle} = window.Dash;
+  const {api, cell, duration, showState, say, debounce, throttle, syncClock, secondsSince} =
+    window.Dash;
   const page = JSON.parse(document.getElementById("page-data").textContent);
   const $ = (id) => document.getElementById(id);
-  const me = {agent: null, offer: null, call: null, voicemail: null, onHold: false, recording: false};
+  const me = {agent: null, offer: null, call: null, voicemail: null, transfer: null, onHold: false,
+    recording: false};
+  const RING_SECONDS = 60; // a transfer's ring is over by then (and a replayed frame is old news)
   const OFFER_TEXT = {call: "Incoming call from", callback: "Call back", voicemail: "Voicemail from"};
   const device = window.Softphone.create(page.telephonyMode,
     (text) => { $("device-state").textContent = text; });
@@ -24,6 +27,7 @@
         api("GET", `/api/v1/calls/?agent=${page.agentId}&page_size=10`),
       ]);
       me.agent = agent;
+      syncClock(dashboard.now);
       const mine = recent.results.filter((c) => !c.parent_call_sid);
       const live = mine.find((c) => !c.ended_at && c.stage === "connected");
       if (live) me.call = live;
@@ -56,7 +60,13 @@
     $("voicemail").hidden = !listening || offered;
     $("current-call").hidden = !onCall || offered;
     $("wrap-up").hidden = !wrapping || onCall || listening;
-    $("idle-note").hidden = offered || onCall || wrapping || listening || line.active();
+    const transfer = me.transfer !== null;
+    $("transfer-offer").hidden = !transfer;
+    if (transfer) {
+      const by = me.transfer.by ? me.transfer.by.name : "A colleague";
+      $("transfer-text").textContent = `${by} transfers a caller to you (${me.transfer.mode}).`;
+    }
+    $("idle-note").hidden = offered || onCall || wrapping || listening || transfer || line.active();
     if (onCall) $("line").hidden = true; // our own call (an internal one we placed) shows above
     if (offered) {
       const callback = me.offer.callback;
@@ -120,6 +130,10 @@
         me.onHold = Boolean(me.call.held_since);
         me.recording = false;
       }
+    } else if (frame.type === "transfer.offered" && secondsSince(data.at) < RING_SECONDS) {
+      me.transfer = data;
+      setTimeout(() => { if (me.transfer === data) { me.transfer = null; render(); } },
+        RING_SECONDS * 1000);
     } else if (frame.type === "agent.updated" && data.id === page.agentId) {
       Object.assign(me.agent, data);
       if (data.activity !== "on_call" && data.activity !== "offered") reloadSoon();
@@ -164,6 +178,18 @@
   const onPhone = () => !me.offer || me.offer.kind !== "voicemail";
   $("accept").addEventListener("click", () => act(() => (onPhone() ? device.answer() : deskOffer("accept"))));
   $("reject").addEventListener("click", () => act(() => (onPhone() ? device.reject() : deskOffer("reject"))));
+  // A transferred caller rings my softphone outside routing's offers: answered "on the line".
+  function takeTransfer(step) {
+    const transfer = me.transfer;
+    me.transfer = null;
+    render();
+    if (!transfer) return Promise.resolve();
+    if (step === "decline") return device.reject(RING_SECONDS * 1000);
+    const by = transfer.by ? ` from ${transfer.by.name}` : "";
+    return line.join(`a caller transferred${by} (call #${transfer.call_id})`);
+  }
+  $("transfer-answer").addEventListener("click", () => act(() => takeTransfer("answer")));
+  $("transfer-decline").addEventListener("click", () => act(() => takeTransfer("decline")));
   $("voicemail-done").addEventListener("click", () => act(async () => {
     await api("POST", `/api/v1/offers/${me.voicemail.reservation_id}/complete/`);
     me.voicemail = null;

@@ -230,7 +230,7 @@
       else state.invitations.delete(d.id);
       renderInvitations();
       // A frame replayed after a reconnect is no news: the ring, if any, is long over.
-      const fresh = d.responded_at && Date.now() - Date.parse(d.responded_at) < 60000;
+      const fresh = d.responded_at && window.Dash.secondsSince(d.responded_at) < 60;
       const mine = d.caller.id === page.userId;
       if (frame.type === "invitation.updated" && mine && fresh && d.status === "accepted"
           && d.call === null) {
