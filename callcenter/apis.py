@@ -199,6 +199,7 @@ class CallOutput(serializers.ModelSerializer):
             "talk_seconds",
             "hold_seconds",
             "held_since",
+            "recording_since",
             "disposition",
             "notes",
         ]

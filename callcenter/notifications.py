@@ -59,6 +59,7 @@ def call_frame(call: Call) -> dict:
         "answered_at": call.answered_at,
         "ended_at": call.ended_at,
         "held_since": call.held_since,
+        "recording_since": call.recording_since,
     }
 
 

@@ -122,7 +122,8 @@ def start_recording(*, call_sid: str) -> str:
         .calls(call_sid)
         .recordings.create(
             recording_status_callback=twilio_url("twilio-recording"),
-            recording_status_callback_event=["completed"],
+            # in-progress too: the call shows it is being recorded (Call.recording_since).
+            recording_status_callback_event=["in-progress", "completed"],
         )
     )
     return recording.sid

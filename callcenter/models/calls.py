@@ -44,6 +44,8 @@ class Call(models.Model):
     hold_seconds = models.PositiveIntegerField(default=0)
     # Since when the customer is on hold in the conference (None: not on hold, or ended).
     held_since = models.DateTimeField(null=True, blank=True)
+    # Since when a recording we started on the call runs (None: none runs, or ended).
+    recording_since = models.DateTimeField(null=True, blank=True)
     # Telephony bookkeeping, filled from Twilio's callbacks.
     conference_sid = models.CharField(max_length=64, blank=True)
     queue_result = models.CharField(max_length=24, blank=True, help_text="Last <Enqueue> result.")

@@ -114,6 +114,35 @@ def apply_conference_facts(call: Call) -> None:
     save_fields(call, *fields)
 
 
+# A recording's callbacks that say it is over.
+RECORDING_OVER = frozenset({"completed", "absent", "failed"})
+
+
+def apply_recording_facts(call: Call) -> None:
+    """Whether a recording we started on the call runs now, from all its recording callbacks
+    stored so far (so not from their delivery order): since the first one that started and
+    has not ended; none once the call has ended."""
+    started: dict[str, datetime] = {}
+    over: set[str] = set()
+    events = CallEvent.objects.filter(call=call, kind="recording").only(
+        "payload", "context", "twilio_timestamp", "received_at"
+    )
+    for event in events:
+        if event.context.get("queue"):
+            continue  # a voicemail's
+        sid, status = event.payload.get("RecordingSid", ""), event.payload.get("RecordingStatus")
+        if status in RECORDING_OVER:
+            over.add(sid)
+        elif status == "in-progress":
+            at = event.twilio_timestamp or event.received_at
+            started[sid] = min(at, started.get(sid, at))
+    running = [at for sid, at in started.items() if sid not in over]
+    since = min(running) if running and not call.ended_at else None
+    if call.recording_since != since:
+        call.recording_since = since
+        save_fields(call, "recording_since")
+
+
 def settle(call: Call) -> None:
     """Derive the ended call's talk time and outcome from its facts (order-independent)."""
     if call.stage != CallStage.ENDED:
@@ -134,6 +163,9 @@ def settle(call: Call) -> None:
     if outcome != call.outcome:
         call.outcome = outcome
         fields.append("outcome")
+    if call.recording_since is not None:
+        call.recording_since = None  # Twilio ends a call's recordings with it
+        fields.append("recording_since")
     if fields:
         save_fields(call, *fields)
 

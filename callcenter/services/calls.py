@@ -41,6 +41,7 @@ from callcenter.services.call_facts import (
     QUEUE_FAILURES,
     agent_for,
     apply_conference_facts,
+    apply_recording_facts,
     save_fields,
     settle,
 )
@@ -419,10 +420,13 @@ def _asked_for_callback(call: Call) -> bool:
 
 
 def _apply_recording(event: TwilioEvent, stored: CallEvent) -> Call:
-    """A finished recording: with a queue it is a voicemail, work for that queue's agents."""
+    """A finished recording: with a queue it is a voicemail, work for that queue's agents.
+    Without, one we started on the call: whether one runs now is recomputed."""
     call = _locked_call(event)
     queue_id = event.context.get("queue")
     params = event.params
+    if not queue_id:
+        apply_recording_facts(call)
     if queue_id and params.get("RecordingStatus", "completed") == "completed":
         Voicemail.objects.get_or_create(
             recording_sid=params["RecordingSid"],

@@ -36,9 +36,14 @@ def test_accept_hold_hang_up_and_wrap_up(call_center, open_page):
 
     page.click("#hold")
     expect(page.locator("#call-hold")).to_have_text("· on hold")
-    page.reload()  # the hold is the call's, not the page's
+    page.click("#record")
+    expect(page.locator("#record")).to_have_text("Stop recording")
+    page.reload()  # hold and recording are the call's, not the page's
     expect(page.locator("#call-hold")).to_have_text("· on hold")
     expect(page.locator("#unhold")).to_be_visible()
+    expect(page.locator("#record")).to_have_text("Stop recording")
+    page.click("#record")
+    expect(page.locator("#record")).to_have_text("Record")
     page.click("#unhold")
     expect(page.locator("#call-hold")).to_have_text("")
     assert _succeeded(OperationKind.HOLD) and _succeeded(OperationKind.UNHOLD)

@@ -120,6 +120,7 @@ SNAPSHOT = (
     "talk_seconds",
     "hold_seconds",
     "held_since",
+    "recording_since",
     "conference_sid",
     "queue_result",
 )
@@ -197,6 +198,25 @@ def test_a_hold_that_ended_before_it_arrived_is_no_hold(twilio, direct_number, s
         unhold = {**unhold, "StatusCallbackEvent": "participant-leave"}
     deliver(twilio, sales, [*script[:6], (path, unhold)], range(7))  # the later event first
     assert deliver(twilio, sales, script, [6])["held_since"] is None
+
+
+def test_the_call_says_while_a_recording_runs(twilio, direct_number, sales):
+    sid = "CA" + "c" * 32
+    twilio.post("/webhooks/twilio/voice/incoming/", call_params(sid))
+
+    def recording(name, state):
+        return "/webhooks/twilio/voice/recording/", call_params(
+            sid, RecordingSid=f"RE{name * 32}", RecordingStatus=state
+        )
+
+    def since(*script):
+        return deliver(twilio, sales, script, range(len(script)))["recording_since"]
+
+    assert since(recording("1", "in-progress")) is not None
+    assert since(recording("1", "completed")) is None  # stopped
+    assert since(recording("2", "completed"), recording("2", "in-progress")) is None  # late
+    assert since(recording("3", "in-progress")) is not None
+    assert since(status(sid, "completed", 1, 90, CallDuration="90")) is None  # the call ended
 
 
 @settings(

@@ -32,7 +32,10 @@
       const live = mine.find((c) => !c.ended_at && c.stage === "connected");
       if (live) me.call = live;
       else if (me.call && me.call.ended_at === null) me.call = await api("GET", `/api/v1/calls/${me.call.id}/`);
-      if (me.call) me.onHold = Boolean(me.call.held_since); // the call says, after a reload too
+      if (me.call) { // the call says, after a reload too
+        me.onHold = Boolean(me.call.held_since);
+        me.recording = Boolean(me.call.recording_since);
+      }
       myQueues = dashboard.queues.map((q) => q.id);
       renderQueues(dashboard.queues);
       renderRecent(mine);
@@ -128,7 +131,7 @@
         // agent on it; the offer already told us who is calling.
         if (!me.call.from_number && offer) me.call.from_number = offer.from_number;
         me.onHold = Boolean(me.call.held_since);
-        me.recording = false;
+        me.recording = Boolean(me.call.recording_since);
       }
     } else if (frame.type === "transfer.offered" && secondsSince(data.at) < RING_SECONDS) {
       me.transfer = data;
@@ -140,6 +143,7 @@
     } else if (frame.type === "call.updated" && me.call && data.id === me.call.id) {
       Object.assign(me.call, data); // frames carry no numbers: from_number is kept
       me.onHold = Boolean(data.held_since); // the conference's hold callbacks decide
+      me.recording = Boolean(data.recording_since); // and the recording's
       if (data.ended_at) reloadSoon();
     } else if (frame.type === "call.updated" && !me.call && data.stage === "connected"
         && data.agent_id === page.agentId) {
