@@ -22,9 +22,10 @@ def test_two_agents_chat_ping_and_invite(open_page, settings):
     settings.MESSAGING_TYPING_TTL_SECONDS = 1
     ana = AgentFactory(user__first_name="Ana", user__last_name="Lima").user
     ben = AgentFactory(user__first_name="Ben", user__last_name="Ito").user
+    colleagues = AgentFactory.create_batch(200)  # more than a page of the agents API
     ana_page, ben_page = _live(open_page, ana), _live(open_page, ben)
 
-    expect(ana_page.locator("#colleague option")).to_have_count(1)
+    expect(ana_page.locator("#colleague option")).to_have_count(1 + len(colleagues))
     ana_page.select_option("#colleague", str(ben.pk))
     ana_page.click("#start-chat")
     expect(ana_page.locator("#thread-title")).to_have_text("Ben Ito")

@@ -41,10 +41,14 @@
   }
 
   async function loadColleagues() {
-    const agents = await api("GET", "/api/v1/agents/?page_size=200");
     const select = $("colleague");
-    agents.results.filter((a) => a.user.id !== page.userId).forEach((a) =>
-      select.add(new Option(a.user.name || a.user.username, a.user.id)));
+    // Every page of them: a call center has more agents than one page holds.
+    for (let url = "/api/v1/agents/?page_size=200"; url;) {
+      const agents = await api("GET", url);
+      agents.results.filter((a) => a.user.id !== page.userId).forEach((a) =>
+        select.add(new Option(a.user.name || a.user.username, a.user.id)));
+      url = agents.next;
+    }
   }
 
   // -- rendering --------------------------------------------------------------------------
