@@ -14,7 +14,7 @@ from callcenter import notifications
 from callcenter.choices import TERMINAL_STATUSES, CallDirection, CallStage, CallStatus
 from callcenter.errors import InvalidInput, TransitionNotAllowed
 from callcenter.locks import lock_call
-from callcenter.models import Agent, Call, Queue
+from callcenter.models import Agent, Call, CallEvent, Queue
 from callcenter.participants import agent_participant_label, client_address
 from telephony.models import Operation, OperationKind, OperationStatus
 from telephony.services import operation_request
@@ -184,9 +184,14 @@ def call_monitor(
 def follow_agent_leg(leg: Call, status: str) -> None:
     """React to an agent's leg of a customer call: an offer answered → bridge the customer
     into the conference; an offer ended unanswered (missed, rejected) → the customer waits
-    again; the last agent leaving a connected call → hang the customer up.
+    again; the last leg leaving a connected call's conference (an agent's, or an outside
+    party's a transfer dialed in) → hang the customer up.
     Precondition: the caller holds the leg's row lock, inside a transaction."""
-    if not leg.parent_id or not leg.agent_id:
+    if not leg.parent_id:
+        return
+    if not leg.agent_id:
+        if status in TERMINAL_STATUSES and leg.parent.conference_sid:
+            _hang_up_when_alone(lock_call(leg.parent.call_sid), leg)
         return
     parent = lock_call(leg.parent.call_sid)
     if parent.stage == CallStage.OFFERED:
@@ -201,10 +206,18 @@ def follow_agent_leg(leg: Call, status: str) -> None:
             _back_to_waiting(parent)
     elif status in TERMINAL_STATUSES and leg.answered_at is None and _dialed_out(parent):
         hang_up_leg(parent, reason="agent_missed")  # nobody will talk to the customer
-    elif parent.stage == CallStage.CONNECTED and status in TERMINAL_STATUSES:
-        others = Call.objects.filter(parent=parent, agent__isnull=False, ended_at__isnull=True)
-        if not others.exclude(pk=leg.pk).exists():
-            hang_up_leg(parent, reason="last_agent_left")
+    elif status in TERMINAL_STATUSES:
+        _hang_up_when_alone(parent, leg)
+
+
+def _hang_up_when_alone(parent: Call, leg: Call) -> None:
+    """`leg` left the connected call `parent`: with nobody else's leg up or ringing in it,
+    the customer is alone, and hung up."""
+    if parent.stage != CallStage.CONNECTED:
+        return
+    others = Call.objects.filter(parent=parent, ended_at__isnull=True).exclude(pk=leg.pk)
+    if not others.exists():
+        hang_up_leg(parent, reason="last_agent_left")
 
 
 def _dialed_out(call: Call) -> bool:
@@ -305,8 +318,10 @@ def call_transfer(
 ) -> Operation:
     """Transfer the customer to a queue (always cold), an agent or an outside number.
 
-    Cold: the current agent's leg leaves as the target is dialed in. Warm: the customer is
-    held and the target joins the agent, who leaves (hangs up) when the handover is done.
+    Cold: the target is dialed in, and the current agent's leg leaves once the target answers
+    (follow_transfer_leg; a target who declines or never answers leaves the caller with their
+    agent). Warm: the customer is held and the target joins the agent, who leaves (hangs up)
+    when the handover is done.
     """
     _require_conference(call)
     if sum(bool(t) for t in (queue, agent, number)) != 1:
@@ -345,11 +360,41 @@ def call_transfer(
     if agent is not None and not retried:
         notifications.transfer_offered(call, agent, mode, acting_user)
     current = agent_leg(call)
-    if mode == "cold" and current is not None:
+    if mode == "cold" and current is not None and not retried:
+        # What the target's answer sets off, kept with the call's events.
+        handover = CallEvent(
+            dedup_key=f"handover:{key}",
+            call=call,
+            call_sid=call.call_sid,
+            source=CallEvent.OURS,
+            kind=HANDOVER,
+            payload={"to": to, "leaving": current.call_sid, "key": f"{key}:leave"},
+        )
+        CallEvent.objects.bulk_create([handover], ignore_conflicts=True)
+    return operation
+
+
+HANDOVER = "handover"
+
+
+def follow_transfer_leg(leg: Call, status: str) -> None:
+    """A leg we dialed into a customer call answered: if a cold transfer dialed it, the
+    transferring agent's leg leaves now. Precondition: the leg's row lock is held."""
+    if status != CallStatus.IN_PROGRESS or not leg.parent_id:
+        return
+    handovers = CallEvent.objects.filter(
+        call_id=leg.parent_id, source=CallEvent.OURS, kind=HANDOVER
+    )
+    for handover in handovers.only("payload"):
+        if handover.payload.get("to") != leg.to_number:
+            continue
+        parent = Call.objects.only("call_sid", "conference_sid").get(pk=leg.parent_id)
         operation_request(
             kind=OperationKind.REMOVE_PARTICIPANT,
-            key=f"{key}:leave",
-            call_sid=call.call_sid,
-            params={"conference_sid": call.conference_sid, "call_sid": current.call_sid},
+            key=handover.payload["key"],
+            call_sid=parent.call_sid,
+            params={
+                "conference_sid": parent.conference_sid,
+                "call_sid": handover.payload["leaving"],
+            },
         )
-    return operation

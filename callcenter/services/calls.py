@@ -36,7 +36,11 @@ from callcenter.models import (
     Voicemail,
 )
 from callcenter.rows import Rows, execute
-from callcenter.services.call_control import follow_agent_leg, follow_customer_call
+from callcenter.services.call_control import (
+    follow_agent_leg,
+    follow_customer_call,
+    follow_transfer_leg,
+)
 from callcenter.services.call_facts import (
     QUEUE_FAILURES,
     agent_for,
@@ -371,6 +375,7 @@ def _apply_status(event: TwilioEvent, stored: CallEvent) -> Call:
         follow_customer_call(call)
     if event.context.get("direct"):
         follow_direct_leg(call)
+        follow_transfer_leg(call, status)
     return call
 
 

@@ -1,0 +1,92 @@
+"""A cold transfer hands the caller over only once the target answers: a target who declines
+or never answers leaves the caller with their agent, and an outside party who answered keeps
+the caller up after the agent left, until they hang up too."""
+
+import pytest
+
+from callcenter.choices import CallStage
+from callcenter.models import Call
+from telephony.models import Operation, OperationKind
+from tests.conftest import as_user
+from tests.factories import AgentFactory, ended_call
+from tests.webhooks.conftest import call_params
+
+pytestmark = pytest.mark.django_db
+CUSTOMER, MINE = "CA" + "c" * 32, "CA" + "a" * 32
+OUTSIDE = "+442071838750"
+
+
+@pytest.fixture
+def on_a_call(sales):
+    """Ana talks to a customer of Sales in the customer's conference, on her leg MINE."""
+    ana = AgentFactory(queues=[sales])
+    call = ended_call(sales, ana, call_sid=CUSTOMER)
+    Call.objects.filter(pk=call.pk).update(
+        stage=CallStage.CONNECTED, ended_at=None, status="in-progress",
+        conference_sid="CF" + "1" * 32,
+    )  # fmt: skip
+    Call.objects.create(
+        call_sid=MINE, parent=call, agent=ana, direction="outbound-api", status="in-progress",
+        to_number=f"client:{ana.softphone_identity}", created_at=call.created_at,
+        answered_at=call.answered_at,
+    )  # fmt: skip
+    return ana, Call.objects.get(pk=call.pk)
+
+
+def transfer(api, ana, call, **target):
+    response = as_user(api, ana.user).post(
+        f"/api/v1/calls/{call.pk}/transfer/", {"mode": "cold", **target}, format="json"
+    )
+    assert response.status_code == 202, response.content
+
+
+def leg(twilio, sid, to, status):
+    """A status callback of a leg dialed into the customer's call, as add_participant asks."""
+    path = f"/webhooks/twilio/voice/status/?for={CUSTOMER}&direct=1"
+    params = call_params(sid, CallStatus=status, To=to, Direction="outbound-api")
+    assert twilio.post(path, params).status_code == 204
+
+
+def removals() -> list[str]:
+    ops = Operation.objects.filter(kind=OperationKind.REMOVE_PARTICIPANT)
+    return [op.params["call_sid"] for op in ops]
+
+
+def hang_ups() -> list[str]:
+    return list(
+        Operation.objects.filter(kind=OperationKind.HANGUP).values_list("call_sid", flat=True)
+    )
+
+
+def test_the_agent_leaves_once_the_target_agent_answers(api, twilio, sales, on_a_call):
+    ana, call = on_a_call
+    ben = AgentFactory(queues=[sales])
+    transfer(api, ana, call, agent=ben.pk)
+    assert removals() == []  # not yet: Ben has not answered
+    target = "CA" + "b" * 32
+    leg(twilio, target, f"client:{ben.softphone_identity}", "ringing")
+    assert removals() == []
+    leg(twilio, target, f"client:{ben.softphone_identity}", "in-progress")
+    leg(twilio, target, f"client:{ben.softphone_identity}", "in-progress")  # a duplicate
+    assert removals() == [MINE] and hang_ups() == []
+
+
+def test_a_target_who_declines_leaves_the_caller_with_their_agent(api, twilio, sales, on_a_call):
+    ana, call = on_a_call
+    ben = AgentFactory(queues=[sales])
+    transfer(api, ana, call, agent=ben.pk)
+    leg(twilio, "CA" + "b" * 32, f"client:{ben.softphone_identity}", "busy")
+    assert removals() == [] and hang_ups() == []
+    assert Call.objects.get(pk=call.pk).stage == CallStage.CONNECTED
+
+
+def test_an_outside_party_keeps_the_caller_until_they_hang_up(api, twilio, sales, on_a_call):
+    ana, call = on_a_call
+    transfer(api, ana, call, number=OUTSIDE)
+    outside = "CA" + "d" * 32
+    leg(twilio, outside, OUTSIDE, "in-progress")
+    assert removals() == [MINE]
+    leg(twilio, MINE, f"client:{ana.softphone_identity}", "completed")  # Ana's leg is gone
+    assert hang_ups() == []  # the customer talks to the outside party
+    leg(twilio, outside, OUTSIDE, "completed")
+    assert hang_ups() == [CUSTOMER]  # alone now
