@@ -38,6 +38,7 @@ AGENT_COLUMNS = _columns(
 CALL_COLUMNS = _columns(
     Call, "id", "call_sid", "parent_id", "direction", "from_number", "status", "stage",
     "outcome", "queue_id", "agent_id", "priority", "enqueued_at", "answered_at", "ended_at",
+    "held_since", "recording_since",  # with the rest: what the call's frame shows
 )  # fmt: skip
 # What an offer's frame shows of the work (routing.notifications).
 VOICEMAIL_COLUMNS = _columns(Voicemail, "id", "recording_url", "duration_seconds")
