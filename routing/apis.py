@@ -1,6 +1,8 @@
 """Offers of desk work (a voicemail) answered from the agent's dashboard: thin views over
-routing.work. Only the offered agent sees their offer (404 for anyone else)."""
+routing.work. Only the offered agent sees their offer (404 for anyone else). `GET offers/`:
+my offers still open, for a page that reloads while one rings or a voicemail is taken."""
 
+from django.db.models import Q
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -9,10 +11,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from callcenter.models import Agent
+from callcenter.models import Agent, CallbackRequest, Voicemail
 
 from . import work
-from .models import Reservation
+from .models import Reservation, ReservationStatus, WorkKind
+from .notifications import offer_data
 
 NO_SUCH_OFFER = "No such offer of yours."
 
@@ -57,7 +60,54 @@ class CompleteOffer(_OfferAction):
     transition = staticmethod(work.routing_work_complete)
 
 
+class OpenOfferOutput(serializers.Serializer):
+    reservation_id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=WorkKind.choices)
+    call_id = serializers.IntegerField()
+    queue_id = serializers.IntegerField()
+    queue_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=ReservationStatus.choices)
+    offered_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    from_number = serializers.CharField(allow_null=True)
+    voicemail = serializers.DictField(required=False)
+    callback = serializers.DictField(required=False)
+
+
+class OpenOffersOutput(serializers.Serializer):
+    results = OpenOfferOutput(many=True)
+
+
+class OpenOffers(APIView):
+    """My offers still open: ringing ones (any kind) and voicemails I took and have not
+    completed, as their `offer.created` frames said them. At most four queries: the agent,
+    the reservations, and one for each kind of work they are for."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=OpenOffersOutput)
+    def get(self, request):
+        agent = Agent.objects.filter(user=request.user).only("pk").first()
+        if agent is None:
+            return Response({"results": []})
+        taken_voicemail = Q(status=ReservationStatus.ACCEPTED, kind=WorkKind.VOICEMAIL)
+        reservations = list(
+            Reservation.objects.filter(Q(status=ReservationStatus.OFFERED) | taken_voicemail)
+            .filter(agent=agent)
+            .select_related("queue", "call")
+        )
+        calls = {r.call_id for r in reservations}
+        work_of = {}
+        for model, kind in ((Voicemail, WorkKind.VOICEMAIL), (CallbackRequest, WorkKind.CALLBACK)):
+            if any(r.kind == kind for r in reservations):
+                for item in model.objects.filter(call_id__in=calls, agent=agent):
+                    work_of[(kind, item.call_id)] = item
+        offers = [offer_data(r, work_of.get((r.kind, r.call_id), r.call)) for r in reservations]
+        return Response(OpenOffersOutput({"results": offers}).data)
+
+
 urlpatterns = [
+    path("", OpenOffers.as_view(), name="offers-open"),
     path("<int:pk>/accept/", AcceptOffer.as_view(), name="offer-accept"),
     path("<int:pk>/reject/", RejectOffer.as_view(), name="offer-reject"),
     path("<int:pk>/complete/", CompleteOffer.as_view(), name="offer-complete"),

@@ -34,6 +34,16 @@ def _details(call: Call, work: Voicemail | CallbackRequest | Call | None) -> dic
     return data
 
 
+def offer_data(reservation: Reservation, work: Voicemail | CallbackRequest | Call | None) -> dict:
+    """An offer as its agent sees it (the `offer.created` frame's data): `reservation` with its
+    queue and call loaded; `work` the call offered, or the voicemail or callback request."""
+    return {
+        **_offer(reservation),
+        "queue_name": reservation.queue.name,
+        **_details(reservation.call, work),
+    }
+
+
 def offer_created(
     reservation: Reservation,
     agent_user_id: int,
@@ -41,12 +51,7 @@ def offer_created(
     work: Voicemail | CallbackRequest | Call | None = None,
 ) -> None:
     """`work`: the call offered, or the voicemail or callback request a caller left."""
-    data = {
-        **_offer(reservation),
-        "queue_name": reservation.queue.name,
-        **_details(reservation.call, work),
-    }
-    publish_to_user(agent_user_id, "offer.created", data)
+    publish_to_user(agent_user_id, "offer.created", offer_data(reservation, work))
 
 
 def offer_ended(reservation: Reservation, agent_user_id: int) -> None:

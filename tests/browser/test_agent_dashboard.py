@@ -29,6 +29,8 @@ def test_accept_hold_hang_up_and_wrap_up(call_center, open_page):
     traffic = call_center.start_traffic(1, 60)
     expect(page.locator("#offer")).to_be_visible()
     expect(page.locator("#offer-queue")).to_have_text("Sales")
+    page.reload()  # while it rings
+    expect(page.locator("#offer-queue")).to_have_text("Sales")
     page.click("#accept")
     expect(page.locator("#current-call")).to_be_visible()
     expect(page.locator("#call-stage")).to_have_text("connected")
@@ -100,8 +102,13 @@ def test_a_voicemail_is_offered_taken_and_finished_on_the_page(call_center, open
     expect(page.locator("#offer-from")).to_have_text("+14155550142")
     offers = Reservation.objects.filter(kind=WorkKind.VOICEMAIL, call=call)
     assert list(offers.values_list("agent_id", "status")) == [(bob.pk, ReservationStatus.OFFERED)]
+    page.reload()  # the offer rings on: the page learns it again
+    expect(page.locator("#offer-kind")).to_have_text("Voicemail from")
     page.click("#accept")
     expect(page.locator("#voicemail")).to_be_visible()
+    page.reload()  # taken, it stays mine until done
+    expect(page.locator("#voicemail")).to_be_visible()
+    expect(page.locator("#voicemail-from")).to_have_text("+14155550142")
     expect(page.locator("#my-activity")).to_have_text("on-call")
     page.click("#voicemail-done")
     expect(page.locator("#wrap-up")).to_be_visible()

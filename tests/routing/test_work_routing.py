@@ -258,3 +258,46 @@ def test_work_every_agent_missed_is_offered_again_later(django_capture_on_commit
         ended_at=timezone.now() - timedelta(minutes=11),
     )
     assert claim(django_capture_on_commit_callbacks).agent_id == agent.pk  # nor never
+
+
+def test_my_open_offers_are_listed_for_a_page_that_reloads(
+    offered_voicemail, django_capture_on_commit_callbacks
+):
+    reservation, message, agent, client = offered_voicemail
+    [ringing] = client.get("/api/v1/offers/").json()["results"]
+    # What the offer.created frame said of it.
+    frame = UserEvent.objects.get(user=agent.user, type="offer.created").data
+    times = ("offered_at", "expires_at", "ended_at")  # the frame's are to the millisecond
+    assert {k: v for k, v in ringing.items() if k not in times} == {
+        k: v for k, v in frame.items() if k not in times
+    }
+    assert ringing["expires_at"][:23] == frame["expires_at"][:23]
+    assert ringing["voicemail"]["recording_url"] == message.recording_url
+
+    post(client, reservation, "accept", django_capture_on_commit_callbacks)
+    [taken] = client.get("/api/v1/offers/").json()["results"]
+    assert (taken["reservation_id"], taken["status"]) == (reservation.pk, "accepted")
+    stranger = APIClient()
+    stranger.force_authenticate(available(message.queue).user)
+    assert stranger.get("/api/v1/offers/").json()["results"] == []  # only one's own
+    supervisor = APIClient()
+    supervisor.force_authenticate(UserFactory(roles=["supervisor"]))
+    assert supervisor.get("/api/v1/offers/").json()["results"] == []
+    assert APIClient().get("/api/v1/offers/").status_code in (401, 403)
+
+    post(client, reservation, "complete", django_capture_on_commit_callbacks)
+    assert client.get("/api/v1/offers/").json()["results"] == []  # done: nothing open
+
+
+def test_listing_open_offers_costs_a_query_a_kind_of_work(
+    django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    queue = QueueFactory()
+    agent = available(queue)
+    client = APIClient()
+    client.force_authenticate(agent.user)
+    callback(queue, waited=timedelta(minutes=9))
+    claim(django_capture_on_commit_callbacks)
+    with django_assert_num_queries(3):  # the agent, their reservations, the callback requests
+        [offer] = client.get("/api/v1/offers/").json()["results"]
+    assert offer["kind"] == "callback" and offer["callback"]["number"] == "+14155550199"

@@ -21,13 +21,15 @@
   // -- snapshot ---------------------------------------------------------------------------
   async function load() {
     try {
-      const [agent, dashboard, recent] = await Promise.all([
+      const [agent, dashboard, recent, offers] = await Promise.all([
         api("GET", `/api/v1/agents/${page.agentId}/`),
         api("GET", "/api/v1/dashboard/"),
         api("GET", `/api/v1/calls/?agent=${page.agentId}&page_size=10`),
+        api("GET", "/api/v1/offers/"),
       ]);
       me.agent = agent;
       syncClock(dashboard.now);
+      restoreOffers(offers.results);
       const mine = recent.results.filter((c) => !c.parent_call_sid);
       const live = mine.find((c) => !c.ended_at && c.stage === "connected");
       if (live) me.call = live;
@@ -45,6 +47,18 @@
     }
   }
   const reloadSoon = debounce(load, 300);
+
+  // After a reload the offer ringing me, or the voicemail I took, is only on the server. Never
+  // cleared here: a frame may have told more than a snapshot read before it.
+  function restoreOffers(open) {
+    const ringing = open.find((o) => o.status === "offered");
+    if (!me.offer && ringing && secondsSince(ringing.expires_at) < 0) me.offer = ringing;
+    const taken = open.find((o) => o.status === "accepted" && o.kind === "voicemail");
+    if (!me.voicemail && taken) {
+      me.voicemail = taken;
+      if (taken.voicemail) $("voicemail-audio").src = taken.voicemail.recording_url;
+    }
+  }
   // My queues' counts follow their calls (the queue.<id> groups), re-read at most every 3 s.
   const queuesSoon = throttle(() => api("GET", "/api/v1/dashboard/")
     .then((dashboard) => renderQueues(dashboard.queues)).catch(() => {}), 3000);
