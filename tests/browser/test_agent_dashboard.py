@@ -9,6 +9,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from callcenter.models import Agent, Call, Queue, Voicemail
+from callcenter.services import agent_set_status
 from routing.models import Reservation, ReservationStatus, WorkKind
 from routing.services import routing_run
 from telephony.models import Operation, OperationKind, OperationStatus
@@ -78,6 +79,9 @@ def test_an_offer_arrives_through_the_fallback_when_the_socket_is_cut(call_cente
     page.click("#reject")
     expect(page.locator("#offer")).to_be_hidden()
     traffic.cancel()
+    # A supervisor sets Bob away: no frame reaches the page without its socket, the poll does.
+    agent_set_status(agent_id=bob.pk, status="away", reason="set by supervisor")
+    expect(page.locator("#my-status")).to_have_text("away (set by supervisor)")
 
 
 def test_a_voicemail_is_offered_taken_and_finished_on_the_page(call_center, open_page):

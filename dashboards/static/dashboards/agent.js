@@ -167,10 +167,15 @@
     render();
   }
 
+  let fallbackTimer = null;
   function onState(state) {
     showState(state);
     load(); // (re)connected or fell back: the snapshot may have moved on
     if (window.Chat) window.Chat.reload();
+    // The long-poll carries my logged events (offers, chat) but not the broadcast updates of
+    // my status, calls and queues: without the socket, re-read the snapshot.
+    clearInterval(fallbackTimer);
+    if (state !== "live") fallbackTimer = setInterval(load, 5000);
   }
 
   // -- actions ----------------------------------------------------------------------------
