@@ -254,6 +254,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AgentStatusEnum": "callcenter.choices.AgentStatus",
         "CallStatusEnum": "callcenter.choices.CallStatus",
+        "WorkKindEnum": "routing.models.WorkKind",
+        "ReservationStatusEnum": "routing.models.ReservationStatus",
     },
 }
 
