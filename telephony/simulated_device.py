@@ -109,6 +109,12 @@ def device_register(identity: str, *, ttl: int = DEFAULT_TTL_SECONDS) -> DeviceR
     return DeviceRegistration(body["identity"], body["interactive"], body["expires_in"])
 
 
+def device_registration(identity: str) -> DeviceRegistration:
+    """Whether rings to `identity` wait for a person now, and for how long more."""
+    body = _request("GET", identity)
+    return DeviceRegistration(body["identity"], body["interactive"], body["expires_in"])
+
+
 def device_unregister(identity: str) -> None:
     """Back to the scripted softphone for the next rings."""
     _request("DELETE", identity)

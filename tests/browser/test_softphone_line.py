@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from callcenter.choices import CallStage
 from callcenter.models import Agent, Call
 from telephony.models import Operation, OperationKind
-from telephony.simulated_device import device_calls
+from telephony.simulated_device import device_calls, device_registration
 from tests.browser.pages import agent_page, ready_agent_page
 from tests.simulation import wait_until
 
@@ -99,13 +99,16 @@ def test_a_supervisor_listens_in_from_the_dashboard_and_leaves(call_center, open
     supervisor = get_user_model().objects.get(username="supervisor")
     page = open_page(supervisor, "/supervisor/")
     expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
-    expect(page.locator("#device-state")).to_contain_text("ready")
+    # The page takes no rings until asked: calls routed to Sam meanwhile ring as scripted.
+    expect(page.locator("#device-state")).to_contain_text("rings only when you ask")
+    sam = Agent.objects.get(user=supervisor)
+    assert not device_registration(sam.softphone_identity).interactive
 
     bob_row = page.locator(f'#agents tr[data-agent-id="{_agent("bob").pk}"]')
     expect(bob_row.locator('[data-field="call"]')).to_contain_text("connected")
     bob_row.get_by_role("button", name="listen").click()
     expect(page.locator("#line-what")).to_have_text(f"listen · Bob Brown, call #{call.pk}")
-    sam = Agent.objects.get(user=supervisor)
+    expect(page.locator("#device-state")).to_contain_text("ready")
     wait_until(lambda: _conferences(sam) == [call.call_sid])
 
     _leave(page, sam)

@@ -53,10 +53,22 @@ def test_filters(api, admin_user, queue, agent):
     since = (timezone.now() - timedelta(days=1)).isoformat().replace("+00:00", "Z")
     assert sids(api, admin_user, f"?created_after={since}") == {live.call_sid, elsewhere.call_sid}
     assert sids(api, admin_user, f"?created_before={since}") == {old.call_sid}
+    leg = ended_call(None, agent, parent=old, call_sid="CA" + "9" * 32)
+    assert sids(api, admin_user, f"?agent={agent.pk}") == {old.call_sid, leg.call_sid}
+    assert sids(api, admin_user, f"?agent={agent.pk}&legs=false") == {old.call_sid}
+    assert sids(api, admin_user, f"?agent={agent.pk}&legs=true") == {old.call_sid, leg.call_sid}
 
 
 @pytest.mark.parametrize(
-    "query", ["?status=talking", "?created_after=yesterday", "?queue=abc", "?agent=-1", "?page=9"]
+    "query",
+    [
+        "?status=talking",
+        "?created_after=yesterday",
+        "?queue=abc",
+        "?agent=-1",
+        "?page=9",
+        "?legs=maybe",
+    ],
 )
 def test_bad_filters_are_400_or_404_in_the_error_shape(api, admin_user, query):
     response = as_user(api, admin_user).get(f"/api/v1/calls/{query}")

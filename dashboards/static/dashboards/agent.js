@@ -24,7 +24,7 @@
       const [agent, dashboard, recent, offers] = await Promise.all([
         api("GET", `/api/v1/agents/${page.agentId}/`),
         api("GET", "/api/v1/dashboard/"),
-        api("GET", `/api/v1/calls/?agent=${page.agentId}&page_size=10`),
+        api("GET", `/api/v1/calls/?agent=${page.agentId}&legs=false&page_size=10`),
         api("GET", "/api/v1/offers/"),
       ]);
       me.agent = agent;

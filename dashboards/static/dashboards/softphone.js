@@ -24,14 +24,19 @@
     }
   }
 
-  function simulated(showState) {
+  function simulated(showState, onDemand) {
     const register = () => api("POST", `${SIMULATED}/register/`)
       .then(() => showState("(simulated device ready)"))
       .catch((error) => showState(`(device: ${error.message})`));
-    register();
-    setInterval(register, 30000);
+    if (onDemand) {
+      showState("(rings only when you ask)");
+    } else {
+      register();
+      setInterval(register, 30000);
+    }
     const step = (name, body) => api("POST", `${SIMULATED}/${name}/`, body || {});
     return {
+      prepare: onDemand ? register : async () => {},
       answer: (waitMs = RING_WAIT_MS) => whenRinging(() => step("answer"), waitMs),
       reject: (waitMs = RING_WAIT_MS) => whenRinging(() => step("reject"), waitMs),
       hangUp: (sid) => step("hangup", {call_sid: sid}),
@@ -40,11 +45,12 @@
     };
   }
 
-  function twilio(showState) {
+  function twilio(showState, onDemand) {
     let incoming = null; // the call ringing now
     const answered = new Map(); // CallSid → an accepted call still up
+    let ready = Promise.resolve(null); // the Device, once made
     if (window.Twilio && window.Twilio.Device) {
-      api("POST", "/api/v1/softphone/token/").then(({token}) => {
+      ready = api("POST", "/api/v1/softphone/token/").then(({token}) => {
         const device = new window.Twilio.Device(token, {closeProtection: true});
         device.on("incoming", (call) => {
           incoming = call;
@@ -56,9 +62,10 @@
         });
         device.on("tokenWillExpire", () => api("POST", "/api/v1/softphone/token/")
           .then((fresh) => device.updateToken(fresh.token)));
-        device.register();
+        if (!onDemand) device.register();
         showState("(Twilio device)");
-      }).catch((error) => showState(`(device: ${error.message})`));
+        return device;
+      }).catch((error) => { showState(`(device: ${error.message})`); return null; });
     } else {
       showState("(no Twilio Voice SDK loaded)");
     }
@@ -69,6 +76,10 @@
       return call;
     }, waitMs);
     return {
+      async prepare() {
+        const device = await ready;
+        if (device && device.state !== "registered") await device.register();
+      },
       async answer(waitMs = RING_WAIT_MS) {
         const call = await take(waitMs);
         call.accept();
@@ -89,8 +100,10 @@
     };
   }
 
-  function create(mode, showState) {
-    return mode === "simulated" ? simulated(showState) : twilio(showState);
+  // `onDemand`: the softphone takes rings only once `prepare()`d, just before the page asks
+  // for one (a supervisor's page must not take the calls routed to them meanwhile).
+  function create(mode, showState, {onDemand = false} = {}) {
+    return mode === "simulated" ? simulated(showState, onDemand) : twilio(showState, onDemand);
   }
 
   // The leg this page answered for something it asked for (joining a colleague's call, an

@@ -7,11 +7,12 @@
   const root = document.getElementById("supervisor");
   const page = JSON.parse(document.getElementById("page-data").textContent);
   const $ = (id) => document.getElementById(id);
-  // Listening in rings this page's softphone (only a supervisor with an agent profile has one).
-  const line = page.hasSoftphone ? window.Softphone.line(
-    window.Softphone.create(page.telephonyMode, (text) => { $("device-state").textContent = text; }),
-    {say, onChange: () => { $("idle-note").hidden = line.active(); }},
-  ) : null;
+  // Listening in rings this page's softphone (only a supervisor with an agent profile has one),
+  // which takes rings only when asked: a call routed to the supervisor rings elsewhere.
+  const phone = page.hasSoftphone ? window.Softphone.create(page.telephonyMode,
+    (text) => { $("device-state").textContent = text; }, {onDemand: true}) : null;
+  const line = phone && window.Softphone.line(phone,
+    {say, onChange: () => { $("idle-note").hidden = line.active(); }});
   let snapshot = null;
   let fallbackTimer = null;
 
@@ -90,6 +91,7 @@
     actions.append(choose);
     if (call) {
       ["listen", "whisper", "barge"].forEach((mode) => actions.append(button(mode, () => act(async () => {
+        if (phone) await phone.prepare();
         await api("POST", `/api/v1/calls/${call.id}/monitor/`, {mode});
         if (line) await line.join(`${mode} · ${a.name}, call #${call.id}`);
       }), "small")));
