@@ -2,6 +2,7 @@
 SVG charts (no chart library): service level trend, volume and abandons, ASA, agent occupancy."""
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -80,7 +81,9 @@ def reports(request):
         errors, form = form.errors, PeriodInput(data={})
         form.is_valid()
     period = form.validated_data
-    queues = selectors.report_queues(user, period.get("queue"))
+    visible = selectors.report_queues(user)
+    chosen = set(period.get("queue") or ())
+    queues = [q for q in visible if q.pk in chosen] if chosen else visible
     first, last, granularity = period["date_from"], period["date_to"], period["granularity"]
     queue_rows = selectors.queue_report(queues, first, last)
     intervals = selectors.interval_report(queues, first, last, granularity)
@@ -128,6 +131,12 @@ def reports(request):
         "charts": charts,
         "queue_formulas": kpis.QUEUE_FORMULAS,
         "agent_formulas": kpis.AGENT_FORMULAS,
-        "query": request.GET.urlencode(),
+        "queues": visible,
+        "chosen": chosen,
+        # The CSV links ask for what the page shows: the period as validated, not the raw query.
+        "query": urlencode(
+            {"date_from": first, "date_to": last, "granularity": granularity}
+            | ({"queue": ",".join(map(str, sorted(chosen)))} if chosen else {})
+        ),
     }
     return render(request, "analytics/reports.html", context)

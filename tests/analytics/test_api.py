@@ -234,6 +234,19 @@ def test_report_page_shows_charts_and_formulas(client, world):
     assert client.get("/reports/").status_code == 403
 
 
+def test_report_page_filters_a_queue_and_links_csv_of_what_it_shows(client, world):
+    client.force_login(world["admin"])
+    mine = world["mine"].pk
+    html = client.get("/reports/", {**PERIOD, "queue": mine}).content.decode()
+    assert f'<option value="{mine}" selected>Mine</option>' in html
+    assert f'<option value="{world["theirs"].pk}">Theirs</option>' in html
+    link = "/api/v1/reports/queues/?date_from=2026-01-05&amp;date_to=2026-01-11&amp;granularity=day"
+    assert f"{link}&amp;queue={mine}&amp;format=csv" in html
+    # A bad query shows the default period, and so do its links (not the bad query again).
+    html = client.get("/reports/", {"date_from": "soon", "queue": mine}).content.decode()
+    assert "date_from=soon" not in html and "granularity=day&amp;format=csv" in html
+
+
 def test_openapi_documents_the_reports_with_their_formulas(api, world):
     api.force_authenticate(world["admin"])
     schema = api.get("/api/v1/schema/", {"format": "json"}).json()
