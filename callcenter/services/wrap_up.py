@@ -7,7 +7,7 @@ from django.db import transaction
 from callcenter.choices import AgentActivity
 from callcenter.errors import InvalidInput, TransitionNotAllowed
 from callcenter.locks import lock_agent
-from callcenter.models import Agent, Call
+from callcenter.models import Agent, Call, Voicemail
 
 from .agents import agent_change_activity
 from .call_facts import save_fields
@@ -16,12 +16,27 @@ MAX_NOTES_LENGTH = 2000
 
 
 def _last_call_of(agent: Agent) -> Call | None:
-    """The customer call the agent handled last (the one wrap-up is about)."""
-    return (
-        Call.objects.filter(agent=agent, parent__isnull=True, ended_at__isnull=False)
-        .order_by("-ended_at", "-id")
+    """The customer call the agent handled last (the one wrap-up is about), whichever way they
+    handled it: as the call's agent, on a leg of theirs (a call transferred to them, one they
+    joined), or listening to the voicemail it left. Three indexed reads."""
+    latest = lambda rows: rows.order_by("-ended_at", "-id").first()  # noqa: E731
+    own = latest(Call.objects.filter(agent=agent, parent__isnull=True, ended_at__isnull=False))
+    leg = latest(Call.objects.filter(agent=agent, parent__isnull=False, ended_at__isnull=False))
+    voicemail = (
+        Voicemail.objects.filter(agent=agent, completed_at__isnull=False)
+        .order_by("-completed_at", "-id")
+        .only("call_id", "completed_at")
         .first()
     )
+    handled = [(c.ended_at, c.pk) for c in (own,) if c]
+    if leg is not None:
+        handled.append((leg.ended_at, leg.parent_id))
+    if voicemail is not None:
+        handled.append((voicemail.completed_at, voicemail.call_id))
+    if not handled:
+        return None
+    call_id = max(handled)[1]
+    return own if own is not None and own.pk == call_id else Call.objects.get(pk=call_id)
 
 
 @transaction.atomic

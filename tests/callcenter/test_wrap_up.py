@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from callcenter.choices import AgentActivity, AgentStatus
-from callcenter.models import Agent, Call
+from callcenter.models import Agent, Call, Voicemail
 from routing.models import Reservation
 from tests.factories import AgentFactory, UserFactory, ended_call, waiting_call
 
@@ -75,3 +75,26 @@ def test_permissions(api, queue):
     supervisor = UserFactory(roles=["supervisor"])
     queue.supervisors.add(supervisor)
     assert _post(api, supervisor, agent, {}).status_code == 200
+
+
+def test_the_disposition_goes_to_the_call_handled_last_however_it_was_handled(api, queue):
+    agent, colleague = AgentFactory(queues=[queue]), AgentFactory(queues=[queue])
+    own = ended_call(queue, agent)  # answered by the agent: the call's agent
+    transferred = ended_call(queue, colleague)  # answered by a colleague, then moved to them
+    leg = ended_call(None, agent, parent=transferred, call_sid="CA" + "7" * 32)
+    Call.objects.filter(pk=leg.pk).update(ended_at=own.ended_at + timedelta(minutes=1))
+    _wrapping(agent)
+    assert _post(api, agent.user, agent, {"disposition": "resolved"}).status_code == 200
+    assert Call.objects.get(pk=transferred.pk).disposition == "resolved"
+    assert Call.objects.get(pk=own.pk).disposition == ""
+
+    left_message = ended_call(queue, outcome="voicemail")
+    Voicemail.objects.create(
+        call=left_message, queue=queue, agent=agent, enqueued_at=left_message.created_at,
+        recording_sid="RE" + "3" * 32, status="done",
+        completed_at=own.ended_at + timedelta(minutes=5),
+    )  # fmt: skip
+    _wrapping(agent)
+    assert _post(api, agent.user, agent, {"disposition": "escalated"}).status_code == 200
+    assert Call.objects.get(pk=left_message.pk).disposition == "escalated"
+    assert Call.objects.get(pk=transferred.pk).disposition == "resolved"
