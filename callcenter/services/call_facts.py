@@ -44,6 +44,9 @@ class _Presence:
     # so two events of one second are ordered by the conference's SequenceNumber instead.
     joined_rank: int = 0
     left_rank: int = 0
+    # The latest join, and its conference: a customer moved to another queue joins another.
+    last_joined: datetime | None = None
+    conference: str = ""
 
     def join_key(self) -> tuple:
         return (self.joined, self.joined_rank)
@@ -64,6 +67,8 @@ def _conference_presence(call: Call) -> dict[str, _Presence]:
         who = presence.setdefault(params.get("CallSid", ""), _Presence())
         who.label = who.label or params.get("ParticipantLabel", "")
         kind = params.get("StatusCallbackEvent", "")
+        if kind == "participant-join" and (who.last_joined is None or at >= who.last_joined):
+            who.last_joined, who.conference = at, params.get("ConferenceSid", "")
         if kind == "participant-join" and (who.joined is None or at < who.joined):
             who.joined, who.joined_rank = at, rank
         elif kind == "participant-leave" and (who.left is None or at >= who.left):
@@ -108,7 +113,15 @@ def apply_conference_facts(call: Call) -> None:
     call.answered_at, call.agent, call.hold_seconds = answered_at, agent, int(hold)
     call.held_since = held_since
     fields = ["answered_at", "agent", "hold_seconds", "held_since"]
-    if answered_at and call.stage in (CallStage.WAITING, CallStage.OFFERED, CallStage.NEW):
+    if customer is not None and customer.conference and customer.conference != call.conference_sid:
+        call.conference_sid = customer.conference  # call control follows the customer there
+        fields.append("conference_sid")
+    # Connected while the customer is in a conference: not by a late callback of one they left
+    # (moved to another queue, they wait there).
+    present = customer is not None and customer.last_joined is not None
+    present = present and not (customer.left and customer.left >= customer.last_joined)
+    stages = (CallStage.WAITING, CallStage.OFFERED, CallStage.NEW)
+    if answered_at and present and call.stage in stages:
         call.stage = CallStage.CONNECTED
         fields.append("stage")
     save_fields(call, *fields)

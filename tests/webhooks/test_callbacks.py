@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from callcenter.choices import CallOutcome, CallStage, CallStatus, WorkStatus
 from callcenter.models import Call, CallbackRequest, CallEvent
-from tests.factories import AgentFactory, ended_call
+from tests.factories import AgentFactory, QueueFactory, ended_call
 from tests.webhooks.conftest import CALLER, call_params
 
 pytestmark = pytest.mark.django_db
@@ -277,3 +277,45 @@ def test_a_join_and_a_leave_in_one_second_are_ordered_by_sequence(
     state = deliver(twilio, sales, script, range(len(script)))
     assert (state["agent_id"] == agent.pk) is answered
     assert (state["outcome"] == CallOutcome.ANSWERED) is answered
+
+
+def test_a_caller_moved_to_another_queue_waits_there_and_is_controlled_in_the_new_conference(
+    twilio, direct_number, sales
+):
+    """Answered in one conference, transferred to a queue: a late callback of the conference
+    they left does not make them connected again while they wait; answered in the next
+    conference, the call's conference is that one (where hold, record and transfer go)."""
+    support = QueueFactory(name="Support", twilio_queue_name="support")
+    ana, ben = AgentFactory(queues=[sales]), AgentFactory(queues=[support])
+    sid = "CA" + "e" * 32
+    twilio.post("/webhooks/twilio/voice/incoming/", call_params(sid))
+    first, second = "CF" + "1" * 32, "CF" + "2" * 32
+
+    def conf(conference, event, seq, at, participant, **extra):
+        return f"/webhooks/twilio/voice/conference/?call={sid}", {
+            "ConferenceSid": conference, "FriendlyName": sid, "StatusCallbackEvent": event,
+            "CallSid": participant, "SequenceNumber": str(seq), "Timestamp": ts(at),
+            "AccountSid": "AC" + "0" * 32, **extra,
+        }  # fmt: skip
+
+    def agent(who):
+        return {"ParticipantLabel": f"agent:{who.softphone_identity}"}
+
+    ana_leg, ben_leg = "CA" + "f" * 32, "CA" + "d" * 32
+    state = deliver(twilio, sales, [conf(first, "participant-join", 0, 30, sid),
+                                    conf(first, "participant-join", 1, 30, ana_leg, **agent(ana))],
+                    range(2))  # fmt: skip
+    assert (state["stage"], state["conference_sid"]) == (CallStage.CONNECTED, first)
+
+    twilio.twiml(f"/webhooks/twilio/voice/transfer/?queue={support.pk}", call_params(sid))
+    late = [
+        conf(first, "participant-leave", 2, 60, sid),
+        conf(first, "participant-leave", 3, 61, ana_leg),
+    ]
+    state = deliver(twilio, sales, late, range(2))
+    assert state["stage"] == CallStage.WAITING and state["queue_id"] == support.pk
+
+    answered = [conf(second, "participant-join", 0, 90, sid),
+                conf(second, "participant-join", 1, 91, ben_leg, **agent(ben))]  # fmt: skip
+    state = deliver(twilio, sales, answered, range(2))
+    assert (state["stage"], state["conference_sid"]) == (CallStage.CONNECTED, second)
