@@ -70,6 +70,8 @@ def test_an_agent_joins_a_colleagues_call_from_an_invitation_and_leaves(call_cen
     expect(carol_page.locator("#line-what")).to_have_text("Bob Brown's call")
     expect(carol_page.locator("#idle-note")).to_be_hidden()
     wait_until(lambda: _conferences(carol) == [call.call_sid])  # the customer's conference
+    carol_page.reload()  # the leg is still up: still hers to leave
+    expect(carol_page.locator("#line-what")).to_have_text("a call answered before this page loaded")
 
     _leave(carol_page, carol)
     expect(carol_page.locator("#idle-note")).to_be_visible()

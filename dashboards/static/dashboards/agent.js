@@ -17,6 +17,7 @@
   // Legs the page asks for itself (chat invitations, chat.js): answered and shown "on the line".
   const line = window.Softphone.line(device, {say, onChange: () => render()});
   window.Phone = line;
+  line.restore();
 
   // -- snapshot ---------------------------------------------------------------------------
   async function load() {

@@ -42,6 +42,8 @@
       hangUp: (sid) => step("hangup", {call_sid: sid}),
       isUp: async (sid) => (await api("GET", `${SIMULATED}/calls/`)).calls
         .some((c) => c.call_sid === sid && !c.awaiting_decision),
+      answered: async () => (await api("GET", `${SIMULATED}/calls/`)).calls
+        .filter((c) => !c.awaiting_decision).map((c) => c.call_sid),
     };
   }
 
@@ -97,6 +99,7 @@
         call.disconnect();
       },
       isUp: async (sid) => answered.has(sid),
+      answered: async () => [...answered.keys()], // a reload hangs the browser's calls up
     };
   }
 
@@ -124,13 +127,20 @@
       current = null;
       show();
     }
-    async function join(label) {
-      const leg = await phone.answer(JOIN_WAIT_MS);
+    function hold(label, sid) {
       clearInterval(watcher);
-      current = {label, sid: leg.call_sid};
+      current = {label, sid};
       show();
-      watcher = setInterval(() => phone.isUp(leg.call_sid)
-        .then((up) => up || end(leg.call_sid)).catch(() => {}), 2000);
+      watcher = setInterval(() => phone.isUp(sid).then((up) => up || end(sid)).catch(() => {}),
+        2000);
+    }
+    async function join(label) {
+      hold(label, (await phone.answer(JOIN_WAIT_MS)).call_sid);
+    }
+    // After a reload: a leg still up on the softphone is still mine to leave.
+    async function restore() {
+      const [sid] = current ? [] : await phone.answered().catch(() => []);
+      if (sid && !current) hold("a call answered before this page loaded", sid);
     }
     $("line-hangup").addEventListener("click", async () => {
       if (!current) return;
@@ -144,7 +154,7 @@
         else say(error.message);
       }
     });
-    return {join, active: () => current !== null};
+    return {join, restore, active: () => current !== null};
   }
 
   window.Softphone = {create, line};

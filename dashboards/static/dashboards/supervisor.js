@@ -13,6 +13,7 @@
     (text) => { $("device-state").textContent = text; }, {onDemand: true}) : null;
   const line = phone && window.Softphone.line(phone,
     {say, onChange: () => { $("idle-note").hidden = line.active(); }});
+  if (line) line.restore();
   let snapshot = null;
   let fallbackTimer = null;
 
