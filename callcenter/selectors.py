@@ -45,7 +45,11 @@ def calls_visible_to(user) -> QuerySet[Call]:
     if is_admin(user):
         return Call.objects.all()
     queue_ids = Queue.objects.filter(_own_queues(user)).values("id")
-    return Call.objects.filter(Q(queue_id__in=queue_ids) | Q(agent__user_id=user.pk))
+    # And the calls the user's legs served: one transferred to them from another queue.
+    served = Call.objects.filter(agent__user_id=user.pk, parent__isnull=False).values("parent_id")
+    return Call.objects.filter(
+        Q(queue_id__in=queue_ids) | Q(agent__user_id=user.pk) | Q(pk__in=served)
+    )
 
 
 def supervised_queue_ids(user) -> frozenset[int]:
@@ -111,8 +115,20 @@ def queue_estimated_wait_seconds(queue: Queue, position: int) -> int:
 
 
 def can_control_call(user, call: Call) -> bool:
-    """Hold, hang up, record, transfer: the same people who may see the caller's number."""
-    return can_see_numbers_of(user, call)
+    """Hold, hang up, record, transfer: admins, the supervisors of the call's queue, and the
+    agent talking on it now: one with a live leg on it (a call transferred to them too), or
+    its agent while no leg of theirs has left it (not an agent who transferred it away)."""
+    if is_admin(user) or (
+        call.queue_id is not None and call.queue_id in supervised_queue_ids(user)
+    ):
+        return True
+    own = viewer_agent_id(user)
+    if own is None:
+        return False
+    legs = Call.objects.filter(parent=call, agent_id=own)
+    if legs.filter(ended_at__isnull=True).exists():
+        return True
+    return call.agent_id == own and not legs.exists()
 
 
 def can_move_call(user, call: Call, target: Queue) -> bool:

@@ -165,12 +165,16 @@ def test_a_caller_transferred_to_an_agent_rings_their_page_and_is_answered(call_
     expect(offer).to_contain_text("Bob Brown transfers a caller to you (cold).")
     carol_page.click("#transfer-answer")
     expect(offer).to_be_hidden()
-    expect(carol_page.locator("#line-what")).to_have_text(
-        f"a caller transferred from Bob Brown (call #{call.pk})"
-    )
     wait_until(lambda: _conferences(carol) == [call.call_sid])  # with the customer
     wait_until(lambda: device_calls(_agent("bob").softphone_identity) == [])  # cold: Bob left
+    # The call is Carol's now, with its controls; Bob's page lets go of it.
+    expect(carol_page.locator("#current-call")).to_be_visible()
+    expect(carol_page.locator("#line")).to_be_hidden()
+    expect(bob_page.locator("#current-call")).to_be_hidden()
+    carol_page.click("#hold")
+    expect(carol_page.locator("#call-hold")).to_have_text("· on hold")
 
-    _leave(carol_page, carol)  # the customer, alone now, is hung up
+    carol_page.click("#hangup")
     wait_until(lambda: Call.objects.get(pk=call.pk).stage == CallStage.ENDED)
+    wait_until(lambda: device_calls(carol.softphone_identity) == [])
     traffic.result(30)

@@ -8,7 +8,7 @@ from callcenter.choices import CallStage
 from callcenter.models import Call
 from telephony.models import Operation, OperationKind
 from tests.conftest import as_user
-from tests.factories import AgentFactory, ended_call
+from tests.factories import AgentFactory, QueueFactory, ended_call
 from tests.webhooks.conftest import call_params
 
 pytestmark = pytest.mark.django_db
@@ -90,3 +90,34 @@ def test_an_outside_party_keeps_the_caller_until_they_hang_up(api, twilio, sales
     assert hang_ups() == []  # the customer talks to the outside party
     leg(twilio, outside, OUTSIDE, "completed")
     assert hang_ups() == [CUSTOMER]  # alone now
+
+
+def test_the_call_is_controlled_by_whoever_talks_on_it_now(api, twilio, sales, on_a_call):
+    ana, call = on_a_call
+    ben = AgentFactory(queues=[sales])
+    transfer(api, ana, call, agent=ben.pk)
+    target = "CA" + "b" * 32
+    leg(twilio, target, f"client:{ben.softphone_identity}", "in-progress")
+    leg(twilio, MINE, f"client:{ana.softphone_identity}", "completed")  # Ana handed over
+
+    def hold(agent):
+        url = f"/api/v1/calls/{call.pk}/hold/"
+        return as_user(api, agent.user).post(url, {"hold": True}, format="json").status_code
+
+    assert hold(ana) == 403  # she left: her page's Hang up must not end Ben's call
+    assert hold(ben) == 202  # on a live leg of it
+    assert hang_ups() == []
+
+
+def test_an_agent_of_another_queue_sees_the_call_transferred_to_them(
+    api, twilio, sales, on_a_call
+):
+    ana, call = on_a_call
+    ben = AgentFactory(queues=[QueueFactory()])
+    url = f"/api/v1/calls/{call.pk}/"
+    assert as_user(api, ben.user).get(url).status_code == 404  # not his queue, not his call
+    transfer(api, ana, call, agent=ben.pk)
+    leg(twilio, "CA" + "b" * 32, f"client:{ben.softphone_identity}", "ringing")
+    assert as_user(api, ben.user).get(url).status_code == 200  # a leg of his serves it
+    listed = as_user(api, ben.user).get("/api/v1/calls/", {"call_sid": CUSTOMER}).json()
+    assert [c["id"] for c in listed["results"]] == [call.pk]

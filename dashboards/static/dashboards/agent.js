@@ -25,15 +25,16 @@
       const [agent, dashboard, recent, offers] = await Promise.all([
         api("GET", `/api/v1/agents/${page.agentId}/`),
         api("GET", "/api/v1/dashboard/"),
-        api("GET", `/api/v1/calls/?agent=${page.agentId}&legs=false&page_size=10`),
+        api("GET", `/api/v1/calls/?agent=${page.agentId}&page_size=20`), // my legs too
         api("GET", "/api/v1/offers/"),
       ]);
       me.agent = agent;
       syncClock(dashboard.now);
       restoreOffers(offers.results);
       const mine = recent.results.filter((c) => !c.parent_call_sid);
-      const live = mine.find((c) => !c.ended_at && c.stage === "connected");
+      const live = await liveCall(mine, recent.results.filter((c) => c.parent_call_sid));
       if (live) me.call = live;
+      else if (me.call && handedOver.has(me.call.call_sid)) me.call = null;
       else if (me.call && me.call.ended_at === null) me.call = await api("GET", `/api/v1/calls/${me.call.id}/`);
       if (me.call) { // the call says, after a reload too
         me.onHold = Boolean(me.call.held_since);
@@ -41,13 +42,29 @@
       }
       myQueues = dashboard.queues.map((q) => q.id);
       renderQueues(dashboard.queues);
-      renderRecent(mine);
+      renderRecent(mine.slice(0, 10));
       render();
     } catch (error) {
       say(`Could not load: ${error.message}`);
     }
   }
   const reloadSoon = debounce(load, 300);
+
+  // The call I am on: the one my live leg serves (a call transferred to me too), else a
+  // connected call of mine (a callback's customer call) I have not handed over.
+  let handedOver = new Set();
+  async function liveCall(mine, legs) {
+    handedOver = new Set(legs.filter((c) => c.ended_at && !legs.some(
+      (other) => !other.ended_at && other.parent_call_sid === c.parent_call_sid))
+      .map((c) => c.parent_call_sid));
+    const leg = legs.find((c) => !c.ended_at);
+    let call = leg && (mine.find((c) => c.call_sid === leg.parent_call_sid) || (await api("GET",
+      `/api/v1/calls/?call_sid=${leg.parent_call_sid}`)).results[0]);
+    if (!call || call.ended_at || call.stage !== "connected") {
+      call = mine.find((c) => !c.ended_at && c.stage === "connected" && !handedOver.has(c.call_sid));
+    }
+    return call || null;
+  }
 
   // After a reload the offer ringing me, or the voicemail I took, is only on the server. Never
   // cleared here: a frame may have told more than a snapshot read before it.
@@ -163,6 +180,9 @@
     } else if (frame.type === "call.updated" && !me.call && data.stage === "connected"
         && data.agent_id === page.agentId) {
       reloadSoon(); // a call of ours connected: a callback's customer answered
+    } else if (frame.type === "call.updated" && data.parent_id && data.agent_id === page.agentId
+        && (data.status === "in-progress" ? !me.call : me.call && data.parent_id === me.call.id)) {
+      reloadSoon(); // a leg of mine answered (a call transferred to me) or left (handed over)
     }
     if (frame.type === "call.updated" && myQueues.includes(data.queue_id)) queuesSoon();
     render();

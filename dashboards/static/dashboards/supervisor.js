@@ -90,7 +90,8 @@
       act(() => api("POST", `/api/v1/agents/${a.id}/status/`, body));
     });
     actions.append(choose);
-    if (call) {
+    // Listening in needs a conversation in a queue of the call: not a ringing offer.
+    if (call && call.stage === "connected" && call.queue !== null) {
       ["listen", "whisper", "barge"].forEach((mode) => actions.append(button(mode, () => act(async () => {
         if (phone) await phone.prepare();
         await api("POST", `/api/v1/calls/${call.id}/monitor/`, {mode});
