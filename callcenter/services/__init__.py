@@ -10,7 +10,6 @@ from .agents import (
 )
 from .call_control import (
     MONITOR_MODES,
-    TRANSFER_MODES,
     call_between_agents,
     call_dial_out,
     call_hang_up,
@@ -20,7 +19,6 @@ from .call_control import (
     call_set_hold,
     call_set_priority,
     call_set_recording,
-    call_transfer,
 )
 from .calls import (
     STATUS_RANK,
@@ -38,6 +36,7 @@ from .calls import (
     call_start_inbound,
 )
 from .presence import agent_heartbeat, agents_presence_sweep
+from .transfers import TRANSFER_MODES, call_transfer
 from .work import work_finish, work_offer_lapsed, work_start
 from .wrap_up import agent_complete_wrap_up
 

@@ -10,12 +10,11 @@ import uuid
 
 from django.db import transaction
 
-from callcenter import notifications
 from callcenter.choices import TERMINAL_STATUSES, CallDirection, CallStage, CallStatus
 from callcenter.errors import InvalidInput, TransitionNotAllowed
 from callcenter.locks import lock_call
-from callcenter.models import Agent, Call, CallEvent, Queue
-from callcenter.participants import agent_participant_label, client_address
+from callcenter.models import Agent, Call, Queue
+from callcenter.participants import client_address
 from telephony.models import Operation, OperationKind, OperationStatus
 from telephony.services import operation_request
 from telephony.webhook_urls import twilio_url
@@ -26,11 +25,11 @@ from .call_facts import save_fields
 CONNECTED_STAGES = (CallStage.CONNECTED,)
 
 
-def _key(kind: str, call: Call, request_key: str | None) -> str:
+def action_key(kind: str, call: Call, request_key: str | None) -> str:
     return f"{kind}:{call.call_sid}:{request_key or uuid.uuid4().hex}"
 
 
-def _require_conference(call: Call) -> None:
+def require_conference(call: Call) -> None:
     if call.stage not in CONNECTED_STAGES or not call.conference_sid:
         raise TransitionNotAllowed("The call is not connected to an agent.", code="not_connected")
 
@@ -75,7 +74,7 @@ def call_set_priority(*, call_id: int, priority: int, acting_user=None) -> Call:
         call=call,
         action="priority",
         acting_user=acting_user,
-        key=_key("priority", call, None),
+        key=action_key("priority", call, None),
         before=before,
         after=priority,
     )
@@ -86,12 +85,12 @@ def call_set_priority(*, call_id: int, priority: int, acting_user=None) -> Call:
 def call_set_hold(
     *, call: Call, hold: bool, request_key: str | None = None, acting_user=None
 ) -> Operation:
-    _require_conference(call)
+    require_conference(call)
     kind = OperationKind.HOLD if hold else OperationKind.UNHOLD
     params = {"conference_sid": call.conference_sid, "call_sid": call.call_sid}
     if hold and call.queue_id and call.queue.hold_music_url:
         params["hold_url"] = call.queue.hold_music_url
-    key = _key(kind, call, request_key)
+    key = action_key(kind, call, request_key)
     call_action_audit(call=call, action="hold", acting_user=acting_user, key=key, hold=hold)
     return operation_request(kind=kind, key=key, call_sid=call.call_sid, params=params)
 
@@ -100,7 +99,7 @@ def call_set_hold(
 def call_hang_up(*, call: Call, request_key: str | None = None, acting_user=None) -> Operation:
     if call.stage == CallStage.ENDED:
         raise TransitionNotAllowed("The call has already ended.", code="ended")
-    key = _key("hangup", call, request_key)
+    key = action_key("hangup", call, request_key)
     call_action_audit(call=call, action="hangup", acting_user=acting_user, key=key)
     return operation_request(
         kind=OperationKind.HANGUP,
@@ -114,9 +113,9 @@ def call_hang_up(*, call: Call, request_key: str | None = None, acting_user=None
 def call_set_recording(
     *, call: Call, record: bool, request_key: str | None = None, acting_user=None
 ) -> Operation:
-    _require_conference(call)
+    require_conference(call)
     if record:
-        key = _key("record", call, request_key)
+        key = action_key("record", call, request_key)
         call_action_audit(
             call=call, action="recording", acting_user=acting_user, key=key, record=True
         )
@@ -138,7 +137,7 @@ def call_set_recording(
     )
     if started is None:
         raise TransitionNotAllowed("The call is not being recorded.", code="not_recording")
-    key = _key("stop_record", call, request_key)
+    key = action_key("stop_record", call, request_key)
     call_action_audit(call=call, action="recording", acting_user=acting_user, key=key, record=False)
     return operation_request(
         kind=OperationKind.STOP_RECORDING,
@@ -157,14 +156,14 @@ def call_monitor(
 ) -> Operation:
     """A supervisor's softphone joins the call: muted (listen), heard by the agent only
     (whisper, Twilio's coaching) or by everyone (barge)."""
-    _require_conference(call)
+    require_conference(call)
     coach = ""
     if mode == "whisper":
         leg = agent_leg(call)
         if leg is None:
             raise TransitionNotAllowed("The agent's leg is not live.", code="not_connected")
         coach = leg.call_sid
-    key = _key(f"monitor_{mode}", call, request_key)
+    key = action_key(f"monitor_{mode}", call, request_key)
     call_action_audit(call=call, action="monitor", acting_user=acting_user, key=key, mode=mode)
     return operation_request(
         kind=OperationKind.ADD_PARTICIPANT,
@@ -269,9 +268,6 @@ def call_between_agents(*, caller: Agent, callee: Agent, request_key: str) -> Op
     )
 
 
-TRANSFER_MODES = ("cold", "warm")
-
-
 @transaction.atomic
 def call_move_to_queue(
     *, call_id: int, queue: Queue, request_key: str | None = None, acting_user=None
@@ -289,7 +285,7 @@ def call_move_to_queue(
         raise InvalidInput("The caller is already in that queue.", code="same_queue")
     call.stage = CallStage.NEW
     save_fields(call, "stage")
-    key = _key("move", call, request_key)
+    key = action_key("move", call, request_key)
     call_action_audit(
         call=call,
         action="move",
@@ -304,97 +300,3 @@ def call_move_to_queue(
         call_sid=call.call_sid,
         params={"call_sid": call.call_sid, "url": twilio_url("twilio-transfer", queue=queue.pk)},
     )
-
-
-def call_transfer(
-    *,
-    call: Call,
-    mode: str,
-    queue: Queue | None = None,
-    agent: Agent | None = None,
-    number: str = "",
-    request_key: str | None = None,
-    acting_user=None,
-) -> Operation:
-    """Transfer the customer to a queue (always cold), an agent or an outside number.
-
-    Cold: the target is dialed in, and the current agent's leg leaves once the target answers
-    (follow_transfer_leg; a target who declines or never answers leaves the caller with their
-    agent). Warm: the customer is held and the target joins the agent, who leaves (hangs up)
-    when the handover is done.
-    """
-    _require_conference(call)
-    if sum(bool(t) for t in (queue, agent, number)) != 1:
-        raise InvalidInput("Transfer to exactly one of a queue, an agent or a number.")
-    key = _key(f"transfer_{mode}", call, request_key)
-    target = {"queue": queue.pk} if queue else {"agent": agent.pk} if agent else {"number": number}
-    call_action_audit(
-        call=call, action="transfer", acting_user=acting_user, key=key, mode=mode, **target
-    )
-    if queue is not None:
-        return operation_request(
-            kind=OperationKind.REDIRECT,
-            key=key,
-            call_sid=call.call_sid,
-            params={
-                "call_sid": call.call_sid,
-                "url": twilio_url("twilio-transfer", queue=queue.pk),
-            },
-        )
-    to = client_address(agent.softphone_identity) if agent else number
-    label = agent_participant_label(agent.softphone_identity) if agent else "external"
-    if mode == "warm":
-        call_set_hold(call=call, hold=True, request_key=f"{key}:hold")
-    retried = Operation.objects.filter(key=key).exists()
-    operation = operation_request(
-        kind=OperationKind.ADD_PARTICIPANT,
-        key=key,
-        call_sid=call.call_sid,
-        params={
-            "conference_sid": call.conference_sid,
-            "customer_call_sid": call.call_sid,
-            "to": to,
-            "label": label,
-        },
-    )
-    if agent is not None and not retried:
-        notifications.transfer_offered(call, agent, mode, acting_user)
-    current = agent_leg(call)
-    if mode == "cold" and current is not None and not retried:
-        # What the target's answer sets off, kept with the call's events.
-        handover = CallEvent(
-            dedup_key=f"handover:{key}",
-            call=call,
-            call_sid=call.call_sid,
-            source=CallEvent.OURS,
-            kind=HANDOVER,
-            payload={"to": to, "leaving": current.call_sid, "key": f"{key}:leave"},
-        )
-        CallEvent.objects.bulk_create([handover], ignore_conflicts=True)
-    return operation
-
-
-HANDOVER = "handover"
-
-
-def follow_transfer_leg(leg: Call, status: str) -> None:
-    """A leg we dialed into a customer call answered: if a cold transfer dialed it, the
-    transferring agent's leg leaves now. Precondition: the leg's row lock is held."""
-    if status != CallStatus.IN_PROGRESS or not leg.parent_id:
-        return
-    handovers = CallEvent.objects.filter(
-        call_id=leg.parent_id, source=CallEvent.OURS, kind=HANDOVER
-    )
-    for handover in handovers.only("payload"):
-        if handover.payload.get("to") != leg.to_number:
-            continue
-        parent = Call.objects.only("call_sid", "conference_sid").get(pk=leg.parent_id)
-        operation_request(
-            kind=OperationKind.REMOVE_PARTICIPANT,
-            key=handover.payload["key"],
-            call_sid=parent.call_sid,
-            params={
-                "conference_sid": parent.conference_sid,
-                "call_sid": handover.payload["leaving"],
-            },
-        )

@@ -36,11 +36,7 @@ from callcenter.models import (
     Voicemail,
 )
 from callcenter.rows import Rows, execute
-from callcenter.services.call_control import (
-    follow_agent_leg,
-    follow_customer_call,
-    follow_transfer_leg,
-)
+from callcenter.services.call_control import follow_agent_leg, follow_customer_call
 from callcenter.services.call_facts import (
     QUEUE_FAILURES,
     agent_for,
@@ -50,6 +46,7 @@ from callcenter.services.call_facts import (
     settle,
 )
 from callcenter.services.direct_legs import follow_direct_leg
+from callcenter.services.transfers import follow_transfer_leg
 from callcenter.services.work import (
     follow_callback_agent_leg,
     follow_callback_call,
