@@ -127,7 +127,7 @@
       current = null;
       show();
     }
-    function hold(label, sid) {
+    function keep(label, sid) { // shown, and watched until it ends
       clearInterval(watcher);
       current = {label, sid};
       show();
@@ -135,12 +135,12 @@
         2000);
     }
     async function join(label) {
-      hold(label, (await phone.answer(JOIN_WAIT_MS)).call_sid);
+      keep(label, (await phone.answer(JOIN_WAIT_MS)).call_sid);
     }
     // After a reload: a leg still up on the softphone is still mine to leave.
     async function restore() {
       const [sid] = current ? [] : await phone.answered().catch(() => []);
-      if (sid && !current) hold("a call answered before this page loaded", sid);
+      if (sid && !current) keep("a call answered before this page loaded", sid);
     }
     $("line-hangup").addEventListener("click", async () => {
       if (!current) return;
