@@ -233,7 +233,7 @@ class CallActionUser(serializers.Serializer):
 class CallActionOutput(serializers.Serializer):
     at = serializers.DateTimeField()
     action = serializers.ChoiceField(
-        choices=["hold", "recording", "transfer", "hangup", "priority", "move", "monitor"]
+        choices=["hold", "recording", "transfer", "leave", "hangup", "priority", "move", "monitor"]
     )
     user = CallActionUser(allow_null=True)
     details = serializers.DictField(

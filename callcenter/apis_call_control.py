@@ -105,6 +105,24 @@ class CallControlMixin:
             )
         )
 
+    @extend_schema(request=None, responses={202: OperationOutput})
+    @action(detail=True, methods=["post"])
+    def leave(self, request, pk=None):
+        """I leave the call and the others on it go on (a warm transfer handed over): my
+        softphone's leg is removed, the customer taken off hold."""
+        call = self._controlled_call(request)
+        agent = Agent.objects.filter(user=request.user).first()
+        if agent is None:
+            raise PermissionDenied("Only an agent on the call can leave it.")
+        return _accepted(
+            services.call_leave(
+                call=call,
+                agent=agent,
+                request_key=self._request_key(request),
+                acting_user=request.user,
+            )
+        )
+
     @extend_schema(request=RecordingInput, responses={202: OperationOutput})
     @action(detail=True, methods=["post"])
     def recording(self, request, pk=None):

@@ -36,7 +36,7 @@ from .calls import (
     call_start_inbound,
 )
 from .presence import agent_heartbeat, agents_presence_sweep
-from .transfers import TRANSFER_MODES, call_transfer
+from .transfers import TRANSFER_MODES, call_leave, call_transfer
 from .work import work_finish, work_offer_lapsed, work_start
 from .wrap_up import agent_complete_wrap_up
 
@@ -62,6 +62,7 @@ __all__ = [
     "call_events_claim",
     "call_events_defer",
     "call_hang_up",
+    "call_leave",
     "call_left_queue",
     "call_monitor",
     "call_move_to_queue",

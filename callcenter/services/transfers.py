@@ -4,12 +4,14 @@ Cold, to an agent or a number: the target is dialed into the customer's conferen
 transferring agent's leg leaves once the target answers (a `handover` event of the call says
 what the answer sets off; follow_transfer_leg), so a target who declines or never answers
 leaves the caller with their agent. Warm: the customer is held and the target joins the
-agent, who leaves when the handover is done.
+agent, who leaves when the handover is done (call_leave: the customer is taken off hold).
 """
+
+from django.db import transaction
 
 from callcenter import notifications
 from callcenter.choices import CallStatus
-from callcenter.errors import InvalidInput
+from callcenter.errors import InvalidInput, TransitionNotAllowed
 from callcenter.models import Agent, Call, CallEvent, Queue
 from callcenter.participants import agent_participant_label, client_address
 from telephony.models import Operation, OperationKind
@@ -112,3 +114,26 @@ def follow_transfer_leg(leg: Call, status: str) -> None:
                 "call_sid": handover.payload["leaving"],
             },
         )
+
+
+@transaction.atomic
+def call_leave(*, call: Call, agent: Agent, request_key: str | None = None, acting_user=None):
+    """`agent` leaves the call and the others on it go on: a warm transfer handed over, or a
+    colleague who joined done. The customer, if held, is taken off hold; left alone, they are
+    hung up (follow_agent_leg). Returns the operation removing the agent's leg."""
+    require_conference(call)
+    leg = (
+        Call.objects.filter(parent=call, agent=agent, ended_at__isnull=True).order_by("-id").first()
+    )
+    if leg is None:
+        raise TransitionNotAllowed("You are not on the call.", code="not_on_call")
+    key = action_key("leave", call, request_key)
+    call_action_audit(call=call, action="leave", acting_user=acting_user, key=key)
+    if call.held_since is not None:
+        call_set_hold(call=call, hold=False, request_key=f"{key}:unhold")
+    return operation_request(
+        kind=OperationKind.REMOVE_PARTICIPANT,
+        key=key,
+        call_sid=call.call_sid,
+        params={"conference_sid": call.conference_sid, "call_sid": leg.call_sid},
+    )

@@ -67,14 +67,15 @@ def test_an_agent_joins_a_colleagues_call_from_an_invitation_and_leaves(call_cen
     expect(invitation).to_contain_text("Bob Brown invites you to join their call")
     invitation.get_by_role("button", name="Join").click()
 
-    expect(carol_page.locator("#line-what")).to_have_text("Bob Brown's call")
-    expect(carol_page.locator("#idle-note")).to_be_hidden()
     wait_until(lambda: _conferences(carol) == [call.call_sid])  # the customer's conference
-    carol_page.reload()  # the leg is still up: still hers to leave
-    expect(carol_page.locator("#line-what")).to_have_text("a call answered before this page loaded")
+    # On the call now, Carol has its controls, after a reload too.
+    expect(carol_page.locator("#current-call")).to_be_visible()
+    carol_page.reload()
+    expect(carol_page.locator("#current-call")).to_be_visible()
 
-    _leave(carol_page, carol)
-    expect(carol_page.locator("#idle-note")).to_be_visible()
+    carol_page.click("#leave")  # Bob and the customer go on
+    wait_until(lambda: device_calls(carol.softphone_identity) == [])
+    expect(carol_page.locator("#current-call")).to_be_hidden()
     _still_talking(bob_page, call, traffic)
 
 
@@ -112,6 +113,8 @@ def test_a_supervisor_listens_in_from_the_dashboard_and_leaves(call_center, open
     expect(page.locator("#line-what")).to_have_text(f"listen · Bob Brown, call #{call.pk}")
     expect(page.locator("#device-state")).to_contain_text("ready")
     wait_until(lambda: _conferences(sam) == [call.call_sid])
+    page.reload()  # the leg is still up: still Sam's to leave
+    expect(page.locator("#line-what")).to_have_text("a call answered before this page loaded")
 
     _leave(page, sam)
     expect(page.locator("#idle-note")).to_be_visible()
@@ -177,4 +180,32 @@ def test_a_caller_transferred_to_an_agent_rings_their_page_and_is_answered(call_
     carol_page.click("#hangup")
     wait_until(lambda: Call.objects.get(pk=call.pk).stage == CallStage.ENDED)
     wait_until(lambda: device_calls(carol.softphone_identity) == [])
+    traffic.result(30)
+
+
+def test_a_warm_transfer_talks_first_then_the_agent_leaves(call_center, open_page):
+    bob_page, traffic, call = _bob_on_a_customer_call(call_center, open_page)
+    carol = _agent("carol")
+    carol_page = agent_page(open_page, carol)
+
+    bob_page.select_option("#transfer-mode", "warm")
+    bob_page.select_option("#transfer-kind", "agent")
+    bob_page.fill("#transfer-to", str(carol.pk))
+    bob_page.click("#transfer")
+    expect(bob_page.locator("#call-hold")).to_have_text("· on hold")  # the customer waits
+    offer = carol_page.locator("#transfer-offer")
+    expect(offer).to_contain_text("Bob Brown transfers a caller to you (warm).")
+    carol_page.click("#transfer-answer")
+    wait_until(lambda: _conferences(carol) == [call.call_sid])
+    assert device_calls(_agent("bob").softphone_identity) != []  # warm: Bob stays to talk
+
+    bob_page.click("#leave")
+    wait_until(lambda: device_calls(_agent("bob").softphone_identity) == [])
+    expect(bob_page.locator("#current-call")).to_be_hidden()
+    expect(carol_page.locator("#current-call")).to_be_visible()
+    expect(carol_page.locator("#call-hold")).to_have_text("")  # back with the customer
+    assert Call.objects.get(pk=call.pk).stage == CallStage.CONNECTED
+
+    carol_page.click("#hangup")
+    wait_until(lambda: Call.objects.get(pk=call.pk).stage == CallStage.ENDED)
     traffic.result(30)

@@ -8,7 +8,7 @@ from callcenter.choices import CallStage
 from callcenter.models import Call
 from telephony.models import Operation, OperationKind
 from tests.conftest import as_user
-from tests.factories import AgentFactory, QueueFactory, ended_call
+from tests.factories import AgentFactory, QueueFactory, UserFactory, ended_call
 from tests.webhooks.conftest import call_params
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +121,32 @@ def test_an_agent_of_another_queue_sees_the_call_transferred_to_them(
     assert as_user(api, ben.user).get(url).status_code == 200  # a leg of his serves it
     listed = as_user(api, ben.user).get("/api/v1/calls/", {"call_sid": CUSTOMER}).json()
     assert [c["id"] for c in listed["results"]] == [call.pk]
+
+
+def test_a_warm_transfer_hands_over_when_the_agent_leaves(api, twilio, sales, on_a_call):
+    ana, call = on_a_call
+    ben = AgentFactory(queues=[sales])
+    response = as_user(api, ana.user).post(
+        f"/api/v1/calls/{call.pk}/transfer/", {"mode": "warm", "agent": ben.pk}, format="json"
+    )
+    assert response.status_code == 202
+    assert Operation.objects.filter(kind=OperationKind.HOLD).count() == 1  # the customer waits
+    target = "CA" + "b" * 32
+    leg(twilio, target, f"client:{ben.softphone_identity}", "in-progress")
+    assert removals() == []  # warm: Ana and Ben talk first
+
+    Call.objects.filter(pk=call.pk).update(held_since=call.answered_at)  # as the hold said
+    leave = f"/api/v1/calls/{call.pk}/leave/"
+    boss = UserFactory(roles=["supervisor"])
+    sales.supervisors.add(boss)
+    AgentFactory(user=boss)
+    response = as_user(api, boss).post(leave)  # controls the call, but is not on it
+    assert response.status_code == 409 and response.json()["error"]["code"] == "not_on_call"
+    assert as_user(api, ana.user).post(leave).status_code == 202
+    assert removals() == [MINE]
+    assert Operation.objects.filter(kind=OperationKind.UNHOLD).exists()  # back to talking
+    leg(twilio, MINE, f"client:{ana.softphone_identity}", "completed")
+    assert hang_ups() == []  # Ben is still there
+    assert as_user(api, ana.user).post(leave).status_code == 403  # gone: not hers to control
+    outsider = AgentFactory(queues=[sales])
+    assert as_user(api, outsider.user).post(leave).status_code == 403

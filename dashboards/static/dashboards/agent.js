@@ -257,8 +257,10 @@
   $("transfer").addEventListener("click", () => act(() => {
     const kind = $("transfer-kind").value;
     const to = $("transfer-to").value.trim();
-    return control("transfer", {mode: "cold", [kind]: kind === "number" ? to : Number(to)});
+    const mode = kind === "queue" ? "cold" : $("transfer-mode").value; // a queue takes it cold
+    return control("transfer", {mode, [kind]: kind === "number" ? to : Number(to)});
   }));
+  $("leave").addEventListener("click", () => act(() => control("leave")));
   // Click-to-call: the number is dialed first, then my softphone rings into its conference.
   $("dial").addEventListener("submit", (event) => {
     event.preventDefault();
