@@ -16,6 +16,7 @@ from django.utils import timezone
 from realtime.publish import broadcast, publish_to_user, user_group
 
 from .models import Agent, Call
+from .people import person_data
 
 DASHBOARD = "dashboard"
 
@@ -79,12 +80,7 @@ def call_changed(call: Call) -> None:
 
 def transfer_offered(call: Call, agent: Agent, mode: str, acting_user) -> None:
     """The agent's softphone is about to ring with `call`, transferred by `acting_user`."""
-    by = None
-    if acting_user is not None:
-        by = {
-            "id": acting_user.pk,
-            "name": acting_user.get_full_name() or acting_user.get_username(),
-        }
+    by = person_data(acting_user) if acting_user is not None else None
     data = {"call_id": call.pk, "queue_id": call.queue_id, "mode": mode, "by": by,
             "at": timezone.now()}  # fmt: skip
     publish_to_user(agent.user_id, "transfer.offered", data)

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from .models import Agent, Call, CallEvent, Queue
+from .people import person_data
 from .roles import is_admin, is_supervisor
 
 
@@ -125,10 +126,12 @@ def can_control_call(user, call: Call) -> bool:
     own = viewer_agent_id(user)
     if own is None:
         return False
-    legs = Call.objects.filter(parent=call, agent_id=own)
-    if legs.filter(ended_at__isnull=True).exists():
+    leg_ends = list(
+        Call.objects.filter(parent=call, agent_id=own).values_list("ended_at", flat=True)
+    )
+    if None in leg_ends:  # a live leg
         return True
-    return call.agent_id == own and not legs.exists()
+    return call.agent_id == own and not leg_ends
 
 
 def can_move_call(user, call: Call, target: Queue) -> bool:
@@ -164,7 +167,7 @@ def call_actions(call: Call, viewer) -> list[dict]:
         if "number" in details and not numbers:
             details["number"] = None
         user = users.get(payload.get("user"))
-        who = {"id": user.pk, "name": user.get_full_name() or user.get_username()} if user else None
+        who = person_data(user) if user else None
         actions.append({"at": at, "action": kind.removeprefix(prefix), "user": who,
                         "details": details})  # fmt: skip
     return actions

@@ -3,11 +3,13 @@ frames, so a client treats a message from either the same way."""
 
 from django.urls import reverse
 
+from callcenter.people import person_data
+
 from .models import Attachment, CallInvitation, Message
 
 
 def user_data(user) -> dict:
-    return {"id": user.pk, "username": user.username, "name": user.get_full_name() or user.username}
+    return {**person_data(user), "username": user.username}
 
 
 def attachment_data(attachment: Attachment) -> dict:

@@ -18,25 +18,18 @@ MAX_NOTES_LENGTH = 2000
 def _last_call_of(agent: Agent) -> Call | None:
     """The customer call the agent handled last (the one wrap-up is about), whichever way they
     handled it: as the call's agent, on a leg of theirs (a call transferred to them, one they
-    joined), or listening to the voicemail it left. Three indexed reads."""
-    latest = lambda rows: rows.order_by("-ended_at", "-id").first()  # noqa: E731
-    own = latest(Call.objects.filter(agent=agent, parent__isnull=True, ended_at__isnull=False))
-    leg = latest(Call.objects.filter(agent=agent, parent__isnull=False, ended_at__isnull=False))
+    joined), or listening to the voicemail it left. Three indexed reads, then the call."""
+    ended = Call.objects.filter(agent=agent, ended_at__isnull=False).order_by("-ended_at", "-id")
+    own = ended.filter(parent__isnull=True).values_list("ended_at", "id").first()
+    leg = ended.filter(parent__isnull=False).values_list("ended_at", "parent_id").first()
     voicemail = (
         Voicemail.objects.filter(agent=agent, completed_at__isnull=False)
         .order_by("-completed_at", "-id")
-        .only("call_id", "completed_at")
+        .values_list("completed_at", "call_id")
         .first()
     )
-    handled = [(c.ended_at, c.pk) for c in (own,) if c]
-    if leg is not None:
-        handled.append((leg.ended_at, leg.parent_id))
-    if voicemail is not None:
-        handled.append((voicemail.completed_at, voicemail.call_id))
-    if not handled:
-        return None
-    call_id = max(handled)[1]
-    return own if own is not None and own.pk == call_id else Call.objects.get(pk=call_id)
+    handled = [found for found in (own, leg, voicemail) if found is not None]
+    return Call.objects.get(pk=max(handled)[1]) if handled else None
 
 
 @transaction.atomic
