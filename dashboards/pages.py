@@ -20,7 +20,7 @@ def supervisor(request):
         "hasSoftphone": Agent.objects.filter(user=request.user).exists(),
         "telephonyMode": settings.TELEPHONY_MODE,
     }
-    return render(request, "dashboards/supervisor.html", {"user_id": request.user.pk, "page": page})
+    return render(request, "dashboards/supervisor.html", {"page": page})
 
 
 @login_required

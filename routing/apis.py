@@ -2,7 +2,6 @@
 routing.work. Only the offered agent sees their offer (404 for anyone else). `GET offers/`:
 my offers still open, for a page that reloads while one rings or a voicemail is taken."""
 
-from django.db.models import Q
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -11,11 +10,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from callcenter.models import Agent, CallbackRequest, Voicemail
+from callcenter.models import Agent
 
 from . import work
 from .models import Reservation, ReservationStatus, WorkKind
-from .notifications import offer_data
+from .selectors import open_offers
 
 NO_SUCH_OFFER = "No such offer of yours."
 
@@ -80,30 +79,13 @@ class OpenOffersOutput(serializers.Serializer):
 
 class OpenOffers(APIView):
     """My offers still open: ringing ones (any kind) and voicemails I took and have not
-    completed, as their `offer.created` frames said them. At most four queries: the agent,
-    the reservations, and one for each kind of work they are for."""
+    completed, as their `offer.created` frames said them."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=OpenOffersOutput)
     def get(self, request):
-        agent = Agent.objects.filter(user=request.user).only("pk").first()
-        if agent is None:
-            return Response({"results": []})
-        taken_voicemail = Q(status=ReservationStatus.ACCEPTED, kind=WorkKind.VOICEMAIL)
-        reservations = list(
-            Reservation.objects.filter(Q(status=ReservationStatus.OFFERED) | taken_voicemail)
-            .filter(agent=agent)
-            .select_related("queue", "call")
-        )
-        calls = {r.call_id for r in reservations}
-        work_of = {}
-        for model, kind in ((Voicemail, WorkKind.VOICEMAIL), (CallbackRequest, WorkKind.CALLBACK)):
-            if any(r.kind == kind for r in reservations):
-                for item in model.objects.filter(call_id__in=calls, agent=agent):
-                    work_of[(kind, item.call_id)] = item
-        offers = [offer_data(r, work_of.get((r.kind, r.call_id), r.call)) for r in reservations]
-        return Response(OpenOffersOutput({"results": offers}).data)
+        return Response(OpenOffersOutput({"results": open_offers(request.user)}).data)
 
 
 urlpatterns = [

@@ -103,16 +103,18 @@ def _call(body: dict) -> DeviceCall:
     )
 
 
+def _registration(body: dict) -> DeviceRegistration:
+    return DeviceRegistration(body["identity"], body["interactive"], body["expires_in"])
+
+
 def device_register(identity: str, *, ttl: int = DEFAULT_TTL_SECONDS) -> DeviceRegistration:
     """Ring `identity` as an interactive device for `ttl` seconds; register again to renew."""
-    body = _request("POST", identity, "Register", {"TTL": str(ttl)})
-    return DeviceRegistration(body["identity"], body["interactive"], body["expires_in"])
+    return _registration(_request("POST", identity, "Register", {"TTL": str(ttl)}))
 
 
 def device_registration(identity: str) -> DeviceRegistration:
     """Whether rings to `identity` wait for a person now, and for how long more."""
-    body = _request("GET", identity)
-    return DeviceRegistration(body["identity"], body["interactive"], body["expires_in"])
+    return _registration(_request("GET", identity))
 
 
 def device_unregister(identity: str) -> None:

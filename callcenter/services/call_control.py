@@ -34,10 +34,10 @@ def require_conference(call: Call) -> None:
         raise TransitionNotAllowed("The call is not connected to an agent.", code="not_connected")
 
 
-def agent_leg(call: Call) -> Call | None:
-    """The live leg of the agent on `call`."""
+def agent_leg(call: Call, agent_id: int | None = None) -> Call | None:
+    """The live leg of `agent_id` (by default the call's agent) on `call`."""
     return (
-        Call.objects.filter(parent=call, agent_id=call.agent_id, ended_at__isnull=True)
+        Call.objects.filter(parent=call, agent_id=agent_id or call.agent_id, ended_at__isnull=True)
         .order_by("-id")
         .first()
     )

@@ -122,9 +122,7 @@ def call_leave(*, call: Call, agent: Agent, request_key: str | None = None, acti
     colleague who joined done. The customer, if held, is taken off hold; left alone, they are
     hung up (follow_agent_leg). Returns the operation removing the agent's leg."""
     require_conference(call)
-    leg = (
-        Call.objects.filter(parent=call, agent=agent, ended_at__isnull=True).order_by("-id").first()
-    )
+    leg = agent_leg(call, agent.pk)
     if leg is None:
         raise TransitionNotAllowed("You are not on the call.", code="not_on_call")
     key = action_key("leave", call, request_key)

@@ -54,9 +54,8 @@
   // connected call of mine (a callback's customer call) I have not handed over.
   let handedOver = new Set();
   async function liveCall(mine, legs) {
-    handedOver = new Set(legs.filter((c) => c.ended_at && !legs.some(
-      (other) => !other.ended_at && other.parent_call_sid === c.parent_call_sid))
-      .map((c) => c.parent_call_sid));
+    const live = new Set(legs.filter((c) => !c.ended_at).map((c) => c.parent_call_sid));
+    handedOver = new Set(legs.map((c) => c.parent_call_sid).filter((sid) => !live.has(sid)));
     const leg = legs.find((c) => !c.ended_at);
     let call = leg && (mine.find((c) => c.call_sid === leg.parent_call_sid) || (await api("GET",
       `/api/v1/calls/?call_sid=${leg.parent_call_sid}`)).results[0]);

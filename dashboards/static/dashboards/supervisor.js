@@ -4,7 +4,6 @@
   "use strict";
   const {api, cell, button, duration, percent, syncClock, secondsSince, showState, say,
     debounce} = window.Dash;
-  const root = document.getElementById("supervisor");
   const page = JSON.parse(document.getElementById("page-data").textContent);
   const $ = (id) => document.getElementById(id);
   // Listening in rings this page's softphone (only a supervisor with an agent profile has one),
@@ -150,7 +149,7 @@
 
   load().then(() => {
     const groups = ["dashboard", ...((snapshot && snapshot.queues) || []).map((q) => `queue.${q.id}`)];
-    new window.Realtime({groups, userId: root.dataset.userId, onFrame, onResync: load, onState})
+    new window.Realtime({groups, userId: page.userId, onFrame, onResync: load, onState})
       .start();
   });
 })();
